@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package StreamVerse needs to build, run, test and
+# benchmark. Idempotent: it only calls apt-get for what is missing, so a
+# machine that has everything pays one dpkg query.
+set -euo pipefail
+
+debs=(
+  # build
+  build-essential clang pkg-config libclang-rt-14-dev clang-format
+  libjansson-dev libsqlite3-dev libcurl4-openssl-dev libsodium-dev
+  # run and test
+  sqlite3 curl python3 ca-certificates procps iproute2
+  # benchmarks: the peer and the load generator
+  nginx wrk
+)
+
+missing=()
+for p in "${debs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+  fi
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

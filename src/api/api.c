@@ -1,0 +1,455 @@
+/*
+ * api.c: health, readiness, metrics, OpenAPI, jobs and static files.
+ *
+ * Handlers that touch the database are HTTP_ROUTE_BLOCKING: they run on the
+ * blocking pool, each pool thread with its own database connection (opened
+ * on first use, closed when the thread exits).
+ */
+#include "api/api.h"
+#include "base/clock.h"
+#include "base/jsonx.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "net/mime.h"
+#include "store/db.h"
+#include "store/jobs.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef SV_VERSION
+#define SV_VERSION "0.1.0"
+#endif
+
+struct api {
+    const config_t *cfg;
+    http_server_t *_Atomic server;
+    char media_dir[CONFIG_STR_MAX + 8];
+    char web_root[CONFIG_STR_MAX];
+    int64_t started_ms;
+    pthread_key_t db_key;
+};
+
+static void
+api_db_close(void *p)
+{
+    db_close(p);
+}
+
+api_t *
+api_create(const config_t *cfg, const char *web_root)
+{
+    api_t *api = calloc(1, sizeof(*api));
+    if (api == NULL)
+        return NULL;
+    api->cfg = cfg;
+    snprintf(api->media_dir, sizeof(api->media_dir), "%s/media", cfg->data_dir);
+    snprintf(api->web_root, sizeof(api->web_root), "%s", web_root);
+    api->started_ms = clock_wall_ms();
+    if (pthread_key_create(&api->db_key, api_db_close) != 0) {
+        free(api);
+        return NULL;
+    }
+    return api;
+}
+
+void
+api_destroy(api_t *api)
+{
+    if (api == NULL)
+        return;
+    db_t *db = pthread_getspecific(api->db_key);
+    if (db)
+        db_close(db);
+    pthread_key_delete(api->db_key);
+    free(api);
+}
+
+void
+api_set_server(api_t *api, http_server_t *srv)
+{
+    atomic_store(&api->server, srv);
+}
+
+/* This thread's database connection (blocking handlers only). */
+static int
+api_db(api_t *api, db_t **out)
+{
+    db_t *db = pthread_getspecific(api->db_key);
+    char err[256];
+
+    if (db == NULL) {
+        int rc = db_open(api->cfg->database, api->cfg->data_dir, &db, err, sizeof(err));
+        if (rc != SV_OK) {
+            log_error("api", "cannot open the database: %s", err);
+            return rc;
+        }
+        pthread_setspecific(api->db_key, db);
+    }
+    *out = db;
+    return SV_OK;
+}
+
+static api_t *
+api_of(http_request_t *r)
+{
+    return r->route->data;
+}
+
+/*
+ * Operator routes answer only on loopback until accounts and roles exist
+ * (the accounts issue replaces this with the admin role).
+ */
+static bool
+api_is_loopback(const http_request_t *r)
+{
+    return strncmp(r->remote, "127.", 4) == 0 || strncmp(r->remote, "::1", 3) == 0 ||
+           strncmp(r->remote, "::ffff:127.", 11) == 0;
+}
+
+/* ---- health ---- */
+
+static int
+api_healthz(http_request_t *r)
+{
+    static const char body[] = "{\"status\":\"ok\"}\n";
+    http_header_add(r, "Cache-Control", "no-store");
+    return http_respond(r, 200, "application/json", body, sizeof(body) - 1);
+}
+
+static int
+api_readyz(http_request_t *r)
+{
+    db_t *db;
+    db_stmt_t *st = NULL;
+    int rc = api_db(api_of(r), &db);
+
+    http_header_add(r, "Cache-Control", "no-store");
+    if (rc == SV_OK)
+        rc = db_prepare(db, "SELECT 1", &st);
+    if (rc == SV_OK)
+        rc = db_step(st);
+    db_finalize(st);
+    if (rc != DB_ROW)
+        return http_respond_error(r, 503, "unavailable", "database not reachable", NULL);
+    static const char body[] = "{\"status\":\"ready\"}\n";
+    return http_respond(r, 200, "application/json", body, sizeof(body) - 1);
+}
+
+/* ---- metrics ---- */
+
+static int
+api_metrics(http_request_t *r)
+{
+    api_t *api = api_of(r);
+    buf_t *b = http_body(r);
+    http_server_t *srv = atomic_load(&api->server);
+    int64_t counts[JOB_STATE_COUNT] = {0};
+    db_t *db;
+    int rc;
+
+    rc = buf_appendf(b,
+                     "# HELP streamverse_build_info Build information.\n"
+                     "# TYPE streamverse_build_info gauge\n"
+                     "streamverse_build_info{version=\"%s\"} 1\n"
+                     "# HELP streamverse_start_time_seconds Start time, Unix seconds.\n"
+                     "# TYPE streamverse_start_time_seconds gauge\n"
+                     "streamverse_start_time_seconds %lld\n",
+                     SV_VERSION, (long long)(api->started_ms / 1000));
+    if (rc == SV_OK && srv)
+        rc = http_server_metrics(srv, b);
+    if (rc != SV_OK)
+        return rc;
+    bool have_jobs = api_db(api, &db) == SV_OK && jobs_count_by_state(db, counts) == SV_OK;
+    rc = buf_append_cstr(b, "# HELP streamverse_jobs Jobs in the queue, by state.\n"
+                            "# TYPE streamverse_jobs gauge\n");
+    for (int s = 0; rc == SV_OK && have_jobs && s < JOB_STATE_COUNT; s++)
+        rc = buf_appendf(b, "streamverse_jobs{state=\"%s\"} %lld\n",
+                         jobs_state_name((job_state_t)s), (long long)counts[s]);
+    if (rc == SV_OK)
+        rc = buf_appendf(b,
+                         "# HELP streamverse_jobs_queue_depth Jobs waiting to run.\n"
+                         "# TYPE streamverse_jobs_queue_depth gauge\n"
+                         "streamverse_jobs_queue_depth %lld\n"
+                         "# HELP streamverse_database_up Whether the database answered.\n"
+                         "# TYPE streamverse_database_up gauge\n"
+                         "streamverse_database_up %d\n",
+                         (long long)counts[JOB_QUEUED], have_jobs ? 1 : 0);
+    if (rc != SV_OK)
+        return rc;
+    http_header_add(r, "Cache-Control", "no-store");
+    return http_respond_body(r, 200, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* ---- OpenAPI ---- */
+
+static int
+api_openapi(http_request_t *r)
+{
+    http_header_add(r, "Cache-Control", "public, max-age=300");
+    return http_respond(r, 200, "application/json", api_openapi_json, api_openapi_json_len);
+}
+
+/* ---- jobs ---- */
+
+static json_t *
+api_time_json(int64_t ms)
+{
+    char iso[CLOCK_ISO_LEN + 1];
+    if (ms <= 0)
+        return json_null();
+    clock_iso8601(ms, iso);
+    return json_string(iso);
+}
+
+static json_t *
+api_job_json(const job_t *j)
+{
+    json_t *o = json_object();
+    json_t *payload = NULL;
+    char err[128];
+
+    if (o == NULL)
+        return NULL;
+    if (jsonx_parse(str_make(j->payload, j->payload_len), 64, &payload, err, sizeof(err)) !=
+        SV_OK)
+        payload = json_null();
+    json_object_set_new(o, "id", json_integer(j->id));
+    json_object_set_new(o, "kind", json_string(j->kind));
+    json_object_set_new(o, "state", json_string(jobs_state_name(j->state)));
+    json_object_set_new(o, "priority", json_integer(j->priority));
+    json_object_set_new(o, "attempts", json_integer(j->attempts));
+    json_object_set_new(o, "max_attempts", json_integer(j->max_attempts));
+    json_object_set_new(o, "progress", json_real(j->progress_permille / 1000.0));
+    json_object_set_new(o, "progress_message",
+                        j->progress_msg ? json_string(j->progress_msg) : json_null());
+    json_object_set_new(o, "error", j->error ? json_string(j->error) : json_null());
+    json_object_set_new(o, "worker", j->worker[0] ? json_string(j->worker) : json_null());
+    json_object_set_new(o, "payload", payload);
+    json_object_set_new(o, "run_at", api_time_json(j->run_at_ms));
+    json_object_set_new(o, "created_at", api_time_json(j->created_at_ms));
+    json_object_set_new(o, "updated_at", api_time_json(j->updated_at_ms));
+    json_object_set_new(o, "finished_at", api_time_json(j->finished_at_ms));
+    return o;
+}
+
+typedef struct {
+    json_t *items;
+    int64_t last_id;
+    int n;
+} api_job_page_t;
+
+static int
+api_job_page_add(void *arg, const job_t *job)
+{
+    api_job_page_t *pg = arg;
+    json_t *o = api_job_json(job);
+    if (o == NULL || json_array_append_new(pg->items, o) != 0)
+        return SV_NO_MEMORY;
+    pg->last_id = job->id;
+    pg->n++;
+    return SV_OK;
+}
+
+/* Reads ?limit= and ?cursor= by the API's conventions. Responds on error. */
+static int
+api_page_params(http_request_t *r, int64_t *limit, int64_t *after)
+{
+    const config_t *cfg = api_of(r)->cfg;
+    str_t v;
+    uint64_t n;
+
+    *limit = cfg->api_page_default;
+    *after = 0;
+    if (http_query_get(r, "limit", &v) == SV_OK) {
+        if (str_to_u64(v, &n) != SV_OK || n < 1 || n > (uint64_t)cfg->api_page_max) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "limit must be a whole number from 1 to %lld",
+                     (long long)cfg->api_page_max);
+            http_respond_error(r, 400, "bad_request", msg, "limit");
+            return SV_DECLINED;
+        }
+        *limit = (int64_t)n;
+    }
+    if (http_query_get(r, "cursor", &v) == SV_OK && v.len > 0) {
+        if (str_to_u64(v, &n) != SV_OK || n > INT64_MAX) {
+            http_respond_error(r, 400, "bad_request", "cursor is not one this API gave out",
+                               "cursor");
+            return SV_DECLINED;
+        }
+        *after = (int64_t)n;
+    }
+    return SV_OK;
+}
+
+static int
+api_jobs_list(http_request_t *r)
+{
+    api_t *api = api_of(r);
+    api_job_page_t pg = {0};
+    json_t *doc = NULL;
+    const char *state = NULL;
+    int64_t limit, after;
+    db_t *db;
+    str_t v;
+    int rc;
+
+    if (!api_is_loopback(r))
+        return http_respond_error(r, 403, "forbidden", "operator API is loopback-only", NULL);
+    if (api_page_params(r, &limit, &after) != SV_OK)
+        return SV_OK;
+    if (http_query_get(r, "state", &v) == SV_OK) {
+        job_state_t s;
+        if (jobs_state_parse(v, &s) != SV_OK)
+            return http_respond_error(r, 400, "bad_request",
+                                      "state must be queued, running, done or failed", "state");
+        state = jobs_state_name(s);
+    }
+    if ((rc = api_db(api, &db)) != SV_OK)
+        return rc;
+    pg.items = json_array();
+    if (pg.items == NULL)
+        return SV_NO_MEMORY;
+    /* One more than asked tells whether another page follows. */
+    rc = jobs_list(db, state, after, (int)limit + 1, api_job_page_add, &pg);
+    if (rc != SV_OK)
+        goto out;
+    char cursor[24] = "";
+    if (pg.n > limit) {
+        json_array_remove(pg.items, (size_t)limit);
+        json_t *last = json_array_get(pg.items, (size_t)limit - 1);
+        snprintf(cursor, sizeof(cursor), "%lld",
+                 (long long)json_integer_value(json_object_get(last, "id")));
+    }
+    doc = json_pack("{s:O,s:o}", "items", pg.items, "next_cursor",
+                    cursor[0] ? json_string(cursor) : json_null());
+    if (doc == NULL) {
+        rc = SV_NO_MEMORY;
+        goto out;
+    }
+    http_header_add(r, "Cache-Control", "no-store");
+    rc = http_respond_json(r, 200, doc);
+out:
+    json_decref(doc);
+    json_decref(pg.items);
+    return rc;
+}
+
+static int
+api_jobs_get(http_request_t *r)
+{
+    api_t *api = api_of(r);
+    job_t job;
+    uint64_t id;
+    db_t *db;
+    int rc;
+
+    if (!api_is_loopback(r))
+        return http_respond_error(r, 403, "forbidden", "operator API is loopback-only", NULL);
+    if (str_to_u64(http_param(r, "id"), &id) != SV_OK || id > INT64_MAX)
+        return http_respond_error(r, 400, "bad_request", "job id must be a number", "id");
+    if ((rc = api_db(api, &db)) != SV_OK)
+        return rc;
+    memset(&job, 0, sizeof(job));
+    rc = jobs_get(db, (int64_t)id, &job);
+    if (rc == SV_NOT_FOUND)
+        return http_respond_error(r, 404, "not_found", "no such job", "id");
+    if (rc != SV_OK)
+        return rc;
+    json_t *o = api_job_json(&job);
+    jobs_free(&job);
+    if (o == NULL)
+        return SV_NO_MEMORY;
+    http_header_add(r, "Cache-Control", "no-store");
+    rc = http_respond_json(r, 200, o);
+    json_decref(o);
+    return rc;
+}
+
+/* ---- static files ---- */
+
+/*
+ * Serves root/rel. rel comes from a normalised path (no "." or ".."
+ * segments); names starting with '.' are never served. A directory serves
+ * its index.html.
+ */
+static int
+api_serve_file(http_request_t *r, const char *root, str_t rel, const char *cache_control)
+{
+    char path[4096];
+    struct stat st;
+    int fd;
+
+    for (size_t i = 0; i < rel.len; i++) {
+        if (rel.p[i] == '.' && (i == 0 || rel.p[i - 1] == '/'))
+            return http_respond_error(r, 404, "not_found", "no such file", NULL);
+    }
+    int n = snprintf(path, sizeof(path), "%s/%.*s", root, STR_FMT(rel));
+    if (n < 0 || (size_t)n >= sizeof(path) - 16)
+        return http_respond_error(r, 414, "uri_too_long", "path too long", NULL);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        if (rel.len > 0 && rel.p[rel.len - 1] != '/') {
+            /* a directory without its slash: redirect so relative links work */
+            http_header_addf(r, "Location", "%.*s/", STR_FMT(r->path));
+            return http_respond(r, 301, "text/plain", "", 0);
+        }
+        snprintf(path + n, sizeof(path) - (size_t)n, "%sindex.html",
+                 (n > 0 && path[n - 1] == '/') ? "" : "/");
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    }
+    if (fd < 0)
+        return http_respond_error(r, errno == EACCES ? 403 : 404,
+                                  errno == EACCES ? "forbidden" : "not_found",
+                                  errno == EACCES ? "forbidden" : "no such file", NULL);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return http_respond_error(r, 404, "not_found", "no such file", NULL);
+    }
+    return http_respond_file(r, fd, &st, mime_type_for_path(str_from_cstr(path)), cache_control);
+}
+
+static int
+api_media(http_request_t *r)
+{
+    return api_serve_file(r, api_of(r)->media_dir, http_param(r, "path"),
+                          "public, max-age=31536000, immutable");
+}
+
+static int
+api_web(http_request_t *r)
+{
+    return api_serve_file(r, api_of(r)->web_root, http_param(r, "path"), "public, max-age=60");
+}
+
+/* ---- registration ---- */
+
+int
+api_routes_add(api_t *api, router_t *rt)
+{
+    const http_route_t routes[] = {
+        {HTTP_GET, "/healthz", api_healthz, HTTP_ROUTE_NO_LOG, api, 0},
+        {HTTP_GET, "/readyz", api_readyz, HTTP_ROUTE_BLOCKING | HTTP_ROUTE_NO_LOG, api, 0},
+        {HTTP_GET, "/metrics", api_metrics, HTTP_ROUTE_BLOCKING, api, 0},
+        {HTTP_GET, "/api/openapi.json", api_openapi, 0, api, 0},
+        {HTTP_GET, "/api/v1/jobs", api_jobs_list, HTTP_ROUTE_BLOCKING, api, 0},
+        {HTTP_GET, "/api/v1/jobs/{id}", api_jobs_get, HTTP_ROUTE_BLOCKING, api, 0},
+        {HTTP_GET, "/media/{path*}", api_media, 0, api, 0},
+        {HTTP_GET, "/{path*}", api_web, 0, api, 0},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        int rc = router_add(rt, &routes[i]);
+        if (rc != SV_OK)
+            return rc;
+    }
+    return SV_OK;
+}

@@ -1,0 +1,185 @@
+/*
+ * cli_admin.c: operator subcommands: migrate, user, config, job.
+ */
+#include "cli/cli.h"
+#include "accounts/users.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/jsonx.h"
+#include "base/status.h"
+#include "store/db.h"
+#include "store/jobs.h"
+#include "store/migrate.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+static int
+cli_open_db(const cli_t *cli, db_t **db)
+{
+    char err[512];
+    if (cli_prepare_data(cli))
+        return 1;
+    if (db_open(cli->cfg.database, cli->cfg.data_dir, db, err, sizeof(err)) != SV_OK) {
+        fprintf(stderr, "streamverse: cannot open the database: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+int
+cli_admin_migrate(cli_t *cli)
+{
+    migrate_entry_t entries[256];
+    size_t n = 0;
+    char err[512];
+    db_t *db = NULL;
+    int status = 1;
+
+    if (cli_setup_logging(cli))
+        return 2;
+    if (cli_get(cli, "status") == NULL)
+        return cli_prepare_data(cli) || cli_migrate(cli, false);
+    if (cli_open_db(cli, &db))
+        return 1;
+    if (migrate_status(db, entries, sizeof(entries) / sizeof(entries[0]), &n, err,
+                       sizeof(err)) != SV_OK) {
+        fprintf(stderr, "streamverse: %s\n", err);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char when[CLOCK_ISO_LEN + 1] = "-";
+        if (entries[i].applied_at_ms > 0)
+            clock_iso8601(entries[i].applied_at_ms, when);
+        printf("%4d  %-8s %-24s %s\n", entries[i].version,
+               !entries[i].known ? "unknown" : entries[i].applied ? "applied" : "pending",
+               when, entries[i].name);
+    }
+    status = 0;
+out:
+    db_close(db);
+    return status;
+}
+
+/* Reads a password: from the terminal without echo, or the first line of stdin. */
+static int
+cli_read_password(char *out, size_t cap)
+{
+    struct termios old, quiet;
+    bool tty = isatty(STDIN_FILENO);
+
+    if (tty) {
+        fprintf(stderr, "Password: ");
+        tcgetattr(STDIN_FILENO, &old);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    }
+    char *got = fgets(out, (int)cap, stdin);
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &old);
+        fprintf(stderr, "\n");
+    }
+    if (got == NULL)
+        return 1;
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+int
+cli_admin_user(cli_t *cli)
+{
+    const char *email, *role = cli_get(cli, "role"), *pw_flag = cli_get(cli, "password");
+    char password[1024], err[512];
+    db_t *db = NULL;
+    int64_t id;
+    int status = 1;
+
+    if (cli->npositional != 2 || strcmp(cli->positional[0], "create") != 0) {
+        fprintf(stderr, "usage: streamverse user create EMAIL --role ROLE [--password P]\n");
+        return 2;
+    }
+    email = cli->positional[1];
+    if (role == NULL) {
+        fprintf(stderr, "streamverse: --role is required (viewer, creator, reviewer, admin)\n");
+        return 2;
+    }
+    if (cli_setup_logging(cli) || cli_prepare_data(cli) || cli_migrate(cli, true))
+        return 1;
+    if (pw_flag) {
+        snprintf(password, sizeof(password), "%s", pw_flag);
+    } else if (cli_read_password(password, sizeof(password))) {
+        fprintf(stderr, "streamverse: no password given (stdin was empty)\n");
+        return 2;
+    }
+    if (cli_open_db(cli, &db))
+        goto out;
+    int rc = users_create(db, email, password, role, &id, err, sizeof(err));
+    if (rc != SV_OK) {
+        fprintf(stderr, "streamverse: cannot create user: %s\n", err);
+        status = rc == SV_BAD_DATA || rc == SV_EXISTS ? 2 : 1;
+        goto out;
+    }
+    printf("created user %lld <%s> with role %s\n", (long long)id, email, role);
+    status = 0;
+out:
+    memset(password, 0, sizeof(password));
+    db_close(db);
+    return status;
+}
+
+int
+cli_admin_config(cli_t *cli)
+{
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    if (config_print(&cli->cfg, &b) != SV_OK) {
+        fprintf(stderr, "streamverse: cannot print the configuration\n");
+        buf_free(&b);
+        return 1;
+    }
+    fwrite(b.data, 1, b.len, stdout);
+    buf_free(&b);
+    return 0;
+}
+
+int
+cli_admin_job(cli_t *cli)
+{
+    const char *payload = cli_get(cli, "payload");
+    char err[512];
+    db_t *db = NULL;
+    int64_t id;
+    int status = 1;
+
+    if (cli->npositional != 2 || strcmp(cli->positional[0], "enqueue") != 0) {
+        fprintf(stderr, "usage: streamverse job enqueue KIND [--payload JSON]\n");
+        return 2;
+    }
+    if (payload) {
+        json_t *v = NULL;
+        if (jsonx_parse(str_from_cstr(payload), 32, &v, err, sizeof(err)) != SV_OK) {
+            fprintf(stderr, "streamverse: --payload: %s\n", err);
+            return 2;
+        }
+        json_decref(v);
+    }
+    if (cli_setup_logging(cli) || cli_prepare_data(cli) || cli_migrate(cli, true))
+        return 1;
+    if (cli_open_db(cli, &db))
+        return 1;
+    int rc = jobs_enqueue(db, cli->positional[1], payload ? payload : "{}", 0,
+                          (int)cli->cfg.job_max_attempts, 0, &id);
+    if (rc != SV_OK) {
+        fprintf(stderr, "streamverse: cannot queue the job: %s (%s)\n", status_text(rc),
+                db_last_error(db));
+        goto out;
+    }
+    printf("%lld\n", (long long)id);
+    status = 0;
+out:
+    db_close(db);
+    return status;
+}
