@@ -73,7 +73,7 @@ $(OUT)/streamverse: $(MAIN_OBJ) $(OUT)/libsv.a
 
 # A unit test may #include the .c it tests; it links against the library for
 # everything else (the linker takes the test's own copy first).
-$(OUT)/tests/%: tests/unit/%.c tests/unit/test.h $(OUT)/libsv.a
+$(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(OUT)/libsv.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(OUT)/libsv.a $(LDFLAGS_V) $(LDLIBS) \
 	    -Wl,--allow-multiple-definition

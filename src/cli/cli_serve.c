@@ -78,9 +78,14 @@ cli_start_jobs(cli_t *cli, jobrunner_t **out)
     jobrunner_settings_t js;
     char err[256];
 
+    snprintf(err, sizeof(err), "out of memory");
     jobrunner_settings_from_config(&js, &cli->cfg);
-    if (jobrunner_create(&js, out, err, sizeof(err)) != SV_OK ||
-        jobrunner_register(*out, "tmp.cleanup", cli_job_tmp_cleanup, &cli->cfg) != SV_OK ||
+    if (jobrunner_create(&js, out, err, sizeof(err)) != SV_OK) {
+        fprintf(stderr, "streamverse: cannot start job workers: %s\n", err);
+        return 1;
+    }
+    /* On failure *out stays set: the caller destroys it. */
+    if (jobrunner_register(*out, "tmp.cleanup", cli_job_tmp_cleanup, &cli->cfg) != SV_OK ||
         jobrunner_start(*out, err, sizeof(err)) != SV_OK) {
         fprintf(stderr, "streamverse: cannot start job workers: %s\n", err);
         return 1;
