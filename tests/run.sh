@@ -77,6 +77,10 @@ for v in $variants; do
   done
 done
 
+if echo "lint" | grep -qE "$filter" || [ "$filter" = "." ]; then
+  run_tap "lint" bash scripts/lint.sh
+fi
+
 if [ -x tests/fuzz/run.sh ] || [ -f tests/fuzz/run.sh ]; then
   if echo "fuzz" | grep -qE "$filter" || [ "$filter" = "." ]; then
     run_tap "fuzz" bash tests/fuzz/run.sh short "${FUZZ_SECONDS:-15}"

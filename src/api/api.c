@@ -374,6 +374,91 @@ api_jobs_get(http_request_t *r)
     return rc;
 }
 
+/*
+ * POST /api/v1/jobs {"kind": "...", "payload": {...}, "priority": 0,
+ * "delay_seconds": 0, "max_attempts": N}: queues a job.
+ */
+static int
+api_jobs_create(http_request_t *r)
+{
+    api_t *api = api_of(r);
+    const config_t *cfg = api->cfg;
+    json_t *body = NULL, *v;
+    char err[256], *payload = NULL;
+    const char *kind;
+    int64_t priority = 0, delay = 0, max_attempts = cfg->job_max_attempts, id;
+    db_t *db;
+    int rc;
+
+    if (!api_is_loopback(r))
+        return http_respond_error(r, 403, "forbidden", "operator API is loopback-only", NULL);
+    rc = jsonx_parse(buf_str(&r->body), (size_t)cfg->json_max_depth, &body, err, sizeof(err));
+    if (rc != SV_OK)
+        return http_respond_error(r, 400, "bad_request", err, NULL);
+    if (!json_is_object(body)) {
+        rc = http_respond_error(r, 400, "bad_request", "body must be a JSON object", NULL);
+        goto out;
+    }
+    v = json_object_get(body, "kind");
+    kind = json_string_value(v);
+    if (kind == NULL || kind[0] == '\0' || strlen(kind) >= JOBS_KIND_MAX) {
+        rc = http_respond_error(r, 400, "bad_request",
+                                "kind is required: a string of 1 to 63 bytes", "kind");
+        goto out;
+    }
+    v = json_object_get(body, "payload");
+    if (v && !json_is_object(v)) {
+        rc = http_respond_error(r, 400, "bad_request", "payload must be an object", "payload");
+        goto out;
+    }
+    payload = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    static const struct {
+        const char *name;
+        int64_t min, max;
+    } ints[] = {{"priority", -1000, 1000},
+                {"delay_seconds", 0, 365 * 86400},
+                {"max_attempts", 1, JOBS_MAX_ATTEMPTS}};
+    int64_t *dst[] = {&priority, &delay, &max_attempts};
+    for (size_t i = 0; i < 3; i++) {
+        v = json_object_get(body, ints[i].name);
+        if (v == NULL)
+            continue;
+        if (!json_is_integer(v) || json_integer_value(v) < ints[i].min ||
+            json_integer_value(v) > ints[i].max) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "%s must be an integer from %lld to %lld",
+                     ints[i].name, (long long)ints[i].min, (long long)ints[i].max);
+            rc = http_respond_error(r, 400, "bad_request", msg, ints[i].name);
+            goto out;
+        }
+        *dst[i] = json_integer_value(v);
+    }
+    if ((rc = api_db(api, &db)) != SV_OK)
+        goto out;
+    rc = jobs_enqueue(db, kind, payload ? payload : "{}", (int)priority, (int)max_attempts,
+                      delay * 1000, &id);
+    if (rc != SV_OK)
+        goto out;
+    job_t job;
+    memset(&job, 0, sizeof(job));
+    rc = jobs_get(db, id, &job);
+    if (rc != SV_OK)
+        goto out;
+    json_t *o = api_job_json(&job);
+    jobs_free(&job);
+    if (o == NULL) {
+        rc = SV_NO_MEMORY;
+        goto out;
+    }
+    http_header_addf(r, "Location", "/api/v1/jobs/%lld", (long long)id);
+    rc = http_respond_json(r, 201, o);
+    json_decref(o);
+out:
+    free(payload);
+    json_decref(body);
+    return rc;
+}
+
 /* ---- static files ---- */
 
 /*
@@ -442,6 +527,7 @@ api_routes_add(api_t *api, router_t *rt)
         {HTTP_GET, "/metrics", api_metrics, HTTP_ROUTE_BLOCKING, api, 0},
         {HTTP_GET, "/api/openapi.json", api_openapi, 0, api, 0},
         {HTTP_GET, "/api/v1/jobs", api_jobs_list, HTTP_ROUTE_BLOCKING, api, 0},
+        {HTTP_POST, "/api/v1/jobs", api_jobs_create, HTTP_ROUTE_BLOCKING, api, 0},
         {HTTP_GET, "/api/v1/jobs/{id}", api_jobs_get, HTTP_ROUTE_BLOCKING, api, 0},
         {HTTP_GET, "/media/{path*}", api_media, 0, api, 0},
         {HTTP_GET, "/{path*}", api_web, 0, api, 0},

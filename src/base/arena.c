@@ -26,11 +26,11 @@ typedef struct arena_cleanup {
 } arena_cleanup_t;
 
 struct arena {
-    arena_block_t *head;    /* current block; older ones follow */
+    arena_block_t *head; /* current block; older ones follow */
     arena_cleanup_t *cleanups;
     size_t block_size;
     size_t used;
-    int plain_malloc;       /* debug mode: every allocation is its own block */
+    int plain_malloc; /* debug mode: every allocation is its own block */
 };
 
 #define ARENA_HDR ((sizeof(arena_block_t) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1))

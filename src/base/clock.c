@@ -5,7 +5,6 @@
 #include "base/status.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 uint64_t
@@ -51,14 +50,44 @@ clock_gmtime(int64_t t, struct tm *tm)
     gmtime_r(&tt, tm);
 }
 
+/* Writes v (0 <= v < 10^n) as exactly n digits at p; returns the end. */
+static char *
+clock_put_digits(char *p, int v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+    return p + n;
+}
+
+/* Writing the fields by hand: this runs for every response's Date header,
+ * and clock_gmtime bounds every field (years 1..9999), so the lengths are
+ * exact. */
 void
 clock_http_date(time_t t, char *out)
 {
     struct tm tm;
+    char *p = out;
+
     clock_gmtime((int64_t)t, &tm);
-    snprintf(out, CLOCK_HTTP_DATE_LEN + 1, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-             clock_days[tm.tm_wday], tm.tm_mday, clock_months[tm.tm_mon], tm.tm_year + 1900,
-             tm.tm_hour, tm.tm_min, tm.tm_sec);
+    memcpy(p, clock_days[tm.tm_wday], 3);
+    p += 3;
+    *p++ = ',';
+    *p++ = ' ';
+    p = clock_put_digits(p, tm.tm_mday, 2);
+    *p++ = ' ';
+    memcpy(p, clock_months[tm.tm_mon], 3);
+    p += 3;
+    *p++ = ' ';
+    p = clock_put_digits(p, tm.tm_year + 1900, 4);
+    *p++ = ' ';
+    p = clock_put_digits(p, tm.tm_hour, 2);
+    *p++ = ':';
+    p = clock_put_digits(p, tm.tm_min, 2);
+    *p++ = ':';
+    p = clock_put_digits(p, tm.tm_sec, 2);
+    memcpy(p, " GMT", 5);
 }
 
 void
@@ -67,6 +96,8 @@ clock_iso8601(int64_t ms, char *out)
     struct tm tm;
     int64_t t = ms / 1000;
     int frac = (int)(ms % 1000);
+    char *p = out;
+
     if (frac < 0) {
         frac += 1000;
         t -= 1;
@@ -74,8 +105,20 @@ clock_iso8601(int64_t ms, char *out)
     if (t < CLOCK_T_MIN || t > CLOCK_T_MAX)
         frac = t < CLOCK_T_MIN ? 0 : 999;
     clock_gmtime(t, &tm);
-    snprintf(out, CLOCK_ISO_LEN + 1, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+    p = clock_put_digits(p, tm.tm_year + 1900, 4);
+    *p++ = '-';
+    p = clock_put_digits(p, tm.tm_mon + 1, 2);
+    *p++ = '-';
+    p = clock_put_digits(p, tm.tm_mday, 2);
+    *p++ = 'T';
+    p = clock_put_digits(p, tm.tm_hour, 2);
+    *p++ = ':';
+    p = clock_put_digits(p, tm.tm_min, 2);
+    *p++ = ':';
+    p = clock_put_digits(p, tm.tm_sec, 2);
+    *p++ = '.';
+    p = clock_put_digits(p, frac, 3);
+    memcpy(p, "Z", 2);
 }
 
 /* Reads exactly n digits at *p (within end). -1 if they are not there. */

@@ -32,12 +32,12 @@ typedef struct config {
     char database[CONFIG_STR_MAX];   /* database: "" = SQLite in data_dir */
     char log_level[16];              /* log_level */
     char log_format[16];             /* log_format */
-    char access_log[CONFIG_STR_MAX]; /* access_log: "" = data_dir/logs/access.log, "off", "stderr" */
+    char access_log[CONFIG_STR_MAX]; /* access_log: "" (default path), "off", "stderr", path */
     char web_root[CONFIG_STR_MAX];   /* web_root: the web app's files, served at / */
 
     /* HTTP server */
-    char listen[256];                /* listen: HOST:PORT */
-    int64_t workers;                 /* workers: event loops, 0 = one per core */
+    char listen[256]; /* listen: HOST:PORT */
+    int64_t workers;  /* workers: event loops, 0 = one per core */
     int64_t http_max_connections;
     int64_t http_max_header_bytes;
     int64_t http_max_headers;
@@ -58,7 +58,7 @@ typedef struct config {
     int64_t http_client_connect_timeout_ms;
 
     /* API */
-    int64_t api_workers;             /* threads for handlers that block (database) */
+    int64_t api_workers; /* threads for handlers that block (database) */
     int64_t api_page_default;
     int64_t api_page_max;
     int64_t json_max_depth;

@@ -15,10 +15,11 @@
 #include "base/str.h"
 
 /*
- * Parses text as one JSON value. Refuses nesting deeper than max_depth and
- * duplicate object keys. On success *out owns a new reference (json_decref it)
- * and SV_OK is returned; otherwise SV_BAD_DATA (or SV_TOO_BIG for depth) with
- * a message naming the line and column in err.
+ * Parses text as one JSON object or array (a bare scalar is refused, as
+ * jansson does by default). Refuses nesting deeper than max_depth (checked
+ * before jansson sees the bytes) and duplicate object keys. On success *out owns a new
+ * reference (json_decref it) and SV_OK is returned; otherwise SV_BAD_DATA (or SV_TOO_BIG for
+ * depth) with a message naming the line and column in err.
  */
 int jsonx_parse(str_t text, size_t max_depth, json_t **out, char *err, size_t errlen);
 

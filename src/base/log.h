@@ -29,8 +29,11 @@ void log_write(log_level_t level, const char *module, const char *fmt, ...)
 void log_vwrite(log_level_t level, const char *module, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
-#define log_debug(mod, ...) \
-    do { if (log_get_level() <= LOG_DEBUG) log_write(LOG_DEBUG, mod, __VA_ARGS__); } while (0)
+#define log_debug(mod, ...)                                                                    \
+    do {                                                                                       \
+        if (log_get_level() <= LOG_DEBUG)                                                      \
+            log_write(LOG_DEBUG, mod, __VA_ARGS__);                                            \
+    } while (0)
 #define log_info(mod, ...) log_write(LOG_INFO, mod, __VA_ARGS__)
 #define log_warn(mod, ...) log_write(LOG_WARN, mod, __VA_ARGS__)
 #define log_error(mod, ...) log_write(LOG_ERROR, mod, __VA_ARGS__)

@@ -47,14 +47,16 @@ bool
 str_has_prefix(str_t s, const char *prefix)
 {
     size_t n = strlen(prefix);
-    return s.len >= n && memcmp(s.p, prefix, n) == 0;
+    /* n == 0 first: s.p may be NULL, and memcmp must not get it. */
+    return n == 0 || (s.len >= n && memcmp(s.p, prefix, n) == 0);
 }
 
 bool
 str_has_suffix(str_t s, const char *suffix)
 {
     size_t n = strlen(suffix);
-    return s.len >= n && memcmp(s.p + s.len - n, suffix, n) == 0;
+    /* n == 0 first: s.p may be NULL, and NULL + 0 is undefined. */
+    return n == 0 || (s.len >= n && memcmp(s.p + s.len - n, suffix, n) == 0);
 }
 
 str_t

@@ -66,8 +66,9 @@ tpool_create(const char *name, unsigned nthreads, size_t max_queue)
     for (unsigned i = 0; i < nthreads; i++) {
         if (pthread_create(&p->threads[i], NULL, tpool_main, p) != 0)
             goto fail;
-        char tn[16];
+        char tn[32];
         snprintf(tn, sizeof(tn), "%s-%u", p->name, i);
+        tn[15] = '\0'; /* the kernel keeps 15 characters of a thread name */
         pthread_setname_np(p->threads[i], tn);
         p->nthreads++;
     }

@@ -118,6 +118,10 @@ cli_parse(cli_t *cli, int argc, char **argv, char **envp)
             return 2;
         }
     }
+    if (config_validate(&cli->cfg, err, sizeof(err)) != SV_OK) {
+        fprintf(stderr, "streamverse: %s\n", err);
+        return 2;
+    }
     return 0;
 }
 

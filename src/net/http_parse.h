@@ -73,7 +73,7 @@ void http_chunked_init(http_chunked_t *c, uint32_t max_line);
 
 /*
  * Decodes from in[0..len). On return *consumed bytes of in were used, and
- * *data/*data_len is a span of body bytes inside in (possibly empty).
+ * (*data, *data_len) is a span of body bytes inside in (possibly empty).
  * Returns SV_AGAIN when it needs more input (after using all of in or
  * delivering a span; call again with the rest), SV_OK when the body ended
  * (trailers read; *consumed stops right after it), or SV_BAD_DATA.

@@ -640,6 +640,12 @@ conn_after_handler(http_conn_t *c, int rc)
     http_request_t *r = c->req;
 
     if (rc == SV_AGAIN && r->park) {
+        /* A stream whose producer parked again: send what is queued
+         * meanwhile (the connection waits in STREAM_WAIT once it is out). */
+        if (r->resp.composed && r->resp.kind == HTTP_BODY_STREAM) {
+            c->state = CONN_WRITING;
+            return;
+        }
         c->state = CONN_HANDLING;
         c->deadline = 0;
         return;
@@ -902,15 +908,17 @@ conn_read_step(http_conn_t *c)
                     size_t n = (size_t)rc;
                     c->body_left = 0;
                     c->body_chunked = false;
-                    if (conn_request_begin(c, n) != SV_OK || conn_prepare_body(c) != SV_OK) {
+                    /* The head is copied into the request, then dropped from
+                     * the buffer: what remains is body or the next request. */
+                    rc = conn_request_begin(c, n);
+                    buf_consume(&c->in, n);
+                    if (rc != SV_OK || conn_prepare_body(c) != SV_OK) {
                         if (c->state == CONN_CLOSED)
                             return false;
-                        buf_consume(&c->in, n);
                         c->req->resp.close = true;
                         c->state = CONN_WRITING;
                         return true;
                     }
-                    buf_consume(&c->in, n);
                     if (c->body_chunked || c->body_left > 0) {
                         c->state = CONN_BODY;
                         conn_set_deadline(c, s->cfg.body_timeout_ms);
