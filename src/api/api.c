@@ -426,8 +426,8 @@ api_jobs_create(http_request_t *r)
         if (!json_is_integer(v) || json_integer_value(v) < ints[i].min ||
             json_integer_value(v) > ints[i].max) {
             char msg[96];
-            snprintf(msg, sizeof(msg), "%s must be an integer from %lld to %lld",
-                     ints[i].name, (long long)ints[i].min, (long long)ints[i].max);
+            snprintf(msg, sizeof(msg), "%s must be an integer from %lld to %lld", ints[i].name,
+                     (long long)ints[i].min, (long long)ints[i].max);
             rc = http_respond_error(r, 400, "bad_request", msg, ints[i].name);
             goto out;
         }
@@ -500,7 +500,8 @@ api_serve_file(http_request_t *r, const char *root, str_t rel, const char *cache
         close(fd);
         return http_respond_error(r, 404, "not_found", "no such file", NULL);
     }
-    return http_respond_file(r, fd, &st, mime_type_for_path(str_from_cstr(path)), cache_control);
+    return http_respond_file(r, fd, &st, mime_type_for_path(str_from_cstr(path)),
+                             cache_control);
 }
 
 static int

@@ -18,7 +18,7 @@
 #define CLI_MAX_EXTRA 8
 
 typedef struct {
-    const char *name;  /* without "--" */
+    const char *name; /* without "--" */
     bool takes_value;
     const char *value; /* set by cli_parse (flags without a value: "1") */
 } cli_option_t;

@@ -54,7 +54,9 @@ cli_admin_migrate(cli_t *cli)
         if (entries[i].applied_at_ms > 0)
             clock_iso8601(entries[i].applied_at_ms, when);
         printf("%4d  %-8s %-24s %s\n", entries[i].version,
-               !entries[i].known ? "unknown" : entries[i].applied ? "applied" : "pending",
+               !entries[i].known    ? "unknown"
+               : entries[i].applied ? "applied"
+                                    : "pending",
                when, entries[i].name);
     }
     status = 0;

@@ -207,8 +207,8 @@ cli_serve_main(cli_t *cli)
     char *colon = strrchr(host, ':');
     if (colon)
         *colon = '\0';
-    log_info("main", "serving on %s:%d with %u event loops, %lld job workers, data in %s",
-             host, http_server_port(srv), hc.loops, (long long)cfg->job_workers, cfg->data_dir);
+    log_info("main", "serving on %s:%d with %u event loops, %lld job workers, data in %s", host,
+             http_server_port(srv), hc.loops, (long long)cfg->job_workers, cfg->data_dir);
     printf("StreamVerse is running at http://%s:%d/\n",
            host[0] && strcmp(host, "0.0.0.0") != 0 ? host : "127.0.0.1", http_server_port(srv));
     fflush(stdout);

@@ -29,7 +29,9 @@ static const char cli_common_help[] =
     "Configuration: defaults < --config file < STREAMVERSE_<KEY> environment < flags.\n";
 
 static const cli_command_t cli_commands[] = {
-    {"serve", cli_serve_main, "streamverse serve [--listen HOST:PORT] [--workers N] [options]",
+    {"serve",
+     cli_serve_main,
+     "streamverse serve [--listen HOST:PORT] [--workers N] [options]",
      "Runs the whole platform in one process: HTTP (API, media, web app), job workers.\n"
      "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8080)\n"
      "  --workers N         event-loop threads (default 0: one per core)\n"
@@ -37,21 +39,32 @@ static const cli_command_t cli_commands[] = {
      "SIGTERM or SIGINT stop it gracefully: it stops accepting, finishes the requests\n"
      "in flight (at most http_shutdown_timeout), then exits.\n",
      {{0}}},
-    {"worker", cli_worker_main, "streamverse worker [--job-workers N] [options]",
-     "Runs job workers only, against the configured database.\n", {{0}}},
-    {"migrate", cli_admin_migrate, "streamverse migrate [--status]",
+    {"worker",
+     cli_worker_main,
+     "streamverse worker [--job-workers N] [options]",
+     "Runs job workers only, against the configured database.\n",
+     {{0}}},
+    {"migrate",
+     cli_admin_migrate,
+     "streamverse migrate [--status]",
      "Applies pending database migrations (serve also does on start).\n"
      "  --status            list migrations and whether each is applied\n",
      {{"status", ""}}},
-    {"user", cli_admin_user, "streamverse user create EMAIL --role ROLE [--password P]",
+    {"user",
+     cli_admin_user,
+     "streamverse user create EMAIL --role ROLE [--password P]",
      "Creates a user. ROLE is viewer, creator, reviewer or admin. Without --password\n"
      "the password is read from the terminal (no echo) or the first line of stdin.\n",
      {{"role", "v"}, {"password", "v"}}},
-    {"config", cli_admin_config, "streamverse config [options]",
+    {"config",
+     cli_admin_config,
+     "streamverse config [options]",
      "Prints the effective configuration as a config file, every key with its help\n"
      "and default.\n",
      {{0}}},
-    {"job", cli_admin_job, "streamverse job enqueue KIND [--payload JSON]",
+    {"job",
+     cli_admin_job,
+     "streamverse job enqueue KIND [--payload JSON]",
      "Queues a job for the workers and prints its id. Built-in kinds: tmp.cleanup\n"
      "(payload {\"max_age_seconds\": N}).\n",
      {{"payload", "v"}}},
@@ -62,8 +75,9 @@ static const cli_command_t cli_commands[] = {
 static void
 cli_usage(FILE *f)
 {
-    fprintf(f, "StreamVerse %s: a streaming TV platform in one binary.\n\n"
-               "usage: streamverse <command> [options]\n\ncommands:\n",
+    fprintf(f,
+            "StreamVerse %s: a streaming TV platform in one binary.\n\n"
+            "usage: streamverse <command> [options]\n\ncommands:\n",
             SV_VERSION);
     for (size_t i = 0; i < CLI_NCOMMANDS; i++)
         fprintf(f, "  %s\n", cli_commands[i].usage);

@@ -77,16 +77,16 @@ typedef enum {
 typedef struct {
     int status;
     http_body_kind_t kind;
-    const char *content_type;  /* static or arena string */
-    http_header_t *headers;    /* extra headers, arena memory */
+    const char *content_type; /* static or arena string */
+    http_header_t *headers;   /* extra headers, arena memory */
     size_t nheaders, cap_headers;
-    buf_t body;                /* HTTP_BODY_BUF, and pending stream bytes */
-    int fd;                    /* HTTP_BODY_FILE; owned, closed by the server */
+    buf_t body; /* HTTP_BODY_BUF, and pending stream bytes */
+    int fd;     /* HTTP_BODY_FILE; owned, closed by the server */
     uint64_t file_off, file_len;
-    int64_t content_length;    /* -1 when not known (streams) */
+    int64_t content_length; /* -1 when not known (streams) */
     bool composed;
     bool stream_ended;
-    bool close;                /* close the connection after this response */
+    bool close; /* close the connection after this response */
 } http_response_t;
 
 struct http_conn;
@@ -95,18 +95,18 @@ struct http_park;
 struct http_request {
     arena_t *arena;
 
-    unsigned method;       /* HTTP_GET ... */
+    unsigned method; /* HTTP_GET ... */
     str_t method_name;
-    str_t target;          /* as received */
-    str_t path;            /* percent-decoded, dot segments removed, NUL-terminated */
-    str_t query;           /* raw, without '?' */
+    str_t target; /* as received */
+    str_t path;   /* percent-decoded, dot segments removed, NUL-terminated */
+    str_t query;  /* raw, without '?' */
     int version_minor;
     http_header_t *headers;
     size_t nheaders;
 
     /* body: in memory (body.len bytes) or spooled to body_path */
     buf_t body;
-    char *body_path;       /* NULL when the body is in memory */
+    char *body_path; /* NULL when the body is in memory */
     uint64_t body_size;
 
     const http_route_t *route;
@@ -114,16 +114,16 @@ struct http_request {
     str_t param_values[HTTP_MAX_PARAMS];
     unsigned nparams;
 
-    char id[33];           /* request id, echoed in X-Request-Id */
-    char remote[64];       /* peer address */
+    char id[33];     /* request id, echoed in X-Request-Id */
+    char remote[64]; /* peer address */
     uint64_t start_ns;
     bool keep_alive;
-    bool head_only;        /* HEAD: no body bytes are sent */
+    bool head_only; /* HEAD: no body bytes are sent */
 
     http_response_t resp;
     struct http_conn *conn; /* private to the server */
     struct http_park *park; /* private to the server */
-    void *server_data;     /* private to the server */
+    void *server_data;      /* private to the server */
 };
 
 /* ---- reading the request ---- */

@@ -245,9 +245,10 @@ http_client_fetch(http_client_t *c, const http_client_request_t *req,
     memset(resp, 0, sizeof(*resp));
     if (rc != SV_OK) {
         resp->rc = rc;
-        snprintf(resp->error, sizeof(resp->error), "%s", rc == SV_BAD_DATA
-                 ? "only http:// and https:// URLs and plain methods are allowed"
-                 : "out of memory");
+        snprintf(resp->error, sizeof(resp->error), "%s",
+                 rc == SV_BAD_DATA
+                     ? "only http:// and https:// URLs and plain methods are allowed"
+                     : "out of memory");
         return rc;
     }
     t->start_ms = clock_mono_ms();

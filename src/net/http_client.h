@@ -23,29 +23,29 @@
 typedef struct http_client http_client_t;
 
 typedef struct {
-    uint64_t timeout_ms;         /* whole transfer */
+    uint64_t timeout_ms; /* whole transfer */
     uint64_t connect_timeout_ms;
-    size_t max_response_bytes;   /* larger bodies fail the transfer with SV_TOO_BIG */
-    unsigned max_connections;    /* cached connections per client */
+    size_t max_response_bytes; /* larger bodies fail the transfer with SV_TOO_BIG */
+    unsigned max_connections;  /* cached connections per client */
     const char *user_agent;
 } http_client_config_t;
 
 #define HTTP_CLIENT_MAX_HEADERS 16
 
 typedef struct {
-    const char *method;          /* "GET", "POST", "PURGE" ... (NULL: GET) */
-    const char *url;             /* http:// or https:// only */
+    const char *method;                           /* "GET", "POST", "PURGE" ... (NULL: GET) */
+    const char *url;                              /* http:// or https:// only */
     const char *headers[HTTP_CLIENT_MAX_HEADERS]; /* "Name: value", NULL-terminated */
-    const void *body;            /* sent as is; copied by submit */
+    const void *body;                             /* sent as is; copied by submit */
     size_t body_len;
-    uint64_t timeout_ms;         /* 0: the client's */
+    uint64_t timeout_ms; /* 0: the client's */
 } http_client_request_t;
 
 typedef struct {
-    int rc;                      /* SV_OK when a response arrived (any status) */
-    int status;                  /* HTTP status, 0 if none */
-    buf_t body;                  /* owned: buf_free it (fetch) or valid during the callback */
-    char error[256];             /* what went wrong when rc != SV_OK */
+    int rc;          /* SV_OK when a response arrived (any status) */
+    int status;      /* HTTP status, 0 if none */
+    buf_t body;      /* owned: buf_free it (fetch) or valid during the callback */
+    char error[256]; /* what went wrong when rc != SV_OK */
     char content_type[128];
     uint64_t elapsed_ms;
 } http_client_response_t;

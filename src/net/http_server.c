@@ -44,15 +44,14 @@
 
 /* ---- metrics layout ---- */
 
-static const int http_metric_codes[] = {100, 200, 201, 202, 204, 206, 301, 302, 303, 304,
-                                        307, 308, 400, 401, 403, 404, 405, 408, 409, 411,
-                                        412, 413, 414, 415, 416, 422, 429, 431, 500, 501,
-                                        502, 503, 504, 505};
+static const int http_metric_codes[] = {
+    100, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405,
+    408, 409, 411, 412, 413, 414, 415, 416, 422, 429, 431, 500, 501, 502, 503, 504, 505};
 #define HTTP_NCODES (sizeof(http_metric_codes) / sizeof(http_metric_codes[0]))
 #define HTTP_NSLOTS (HTTP_NCODES + 1) /* last: any other code */
 
 static const double http_latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                             0.1,    0.25,  0.5,    1,     2.5,   5,     10};
+                                             0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 #define HTTP_NBUCKETS (sizeof(http_latency_bounds) / sizeof(http_latency_bounds[0]) + 1)
 
 typedef struct {
@@ -62,20 +61,20 @@ typedef struct {
 } http_route_metrics_t;
 
 /* One writer (the loop), any reader: relaxed load + store is enough. */
-#define METRIC_ADD(x, n)                                                                  \
-    atomic_store_explicit(&(x), atomic_load_explicit(&(x), memory_order_relaxed) + (n),  \
+#define METRIC_ADD(x, n)                                                                       \
+    atomic_store_explicit(&(x), atomic_load_explicit(&(x), memory_order_relaxed) + (n),        \
                           memory_order_relaxed)
 
 /* ---- types ---- */
 
 typedef enum {
-    CONN_IDLE = 0, /* between requests */
-    CONN_HEAD,     /* reading a request head */
-    CONN_BODY,     /* reading a request body */
-    CONN_HANDLING, /* handler parked or running on the blocking pool */
-    CONN_WRITING,  /* sending a response */
+    CONN_IDLE = 0,    /* between requests */
+    CONN_HEAD,        /* reading a request head */
+    CONN_BODY,        /* reading a request body */
+    CONN_HANDLING,    /* handler parked or running on the blocking pool */
+    CONN_WRITING,     /* sending a response */
     CONN_STREAM_WAIT, /* stream: everything sent, waiting for the producer */
-    CONN_LINGER,   /* response sent, write side shut: draining what the peer sends */
+    CONN_LINGER,      /* response sent, write side shut: draining what the peer sends */
     CONN_CLOSED,
 } conn_state_t;
 
@@ -85,7 +84,7 @@ typedef struct http_conn http_conn_t;
 struct http_park {
     atomic_int refs;
     http_loop_t *hl;
-    http_request_t *r;        /* NULL once the park is over; loop thread only */
+    http_request_t *r; /* NULL once the park is over; loop thread only */
     loop_timer_t timer;
     http_resume_fn on_timeout;
 };
@@ -104,9 +103,9 @@ struct http_conn {
     loop_timer_t timer;
     uint64_t deadline; /* 0: none */
     loop_deferred_t free_d;
-    bool in_blocking;      /* a pool thread owns the request right now */
-    int blocking_rc;       /* the pool thread's handler result */
-    bool close_requested;  /* close as soon as the pool thread is done */
+    bool in_blocking;     /* a pool thread owns the request right now */
+    int blocking_rc;      /* the pool thread's handler result */
+    bool close_requested; /* close as soon as the pool thread is done */
     bool peer_closed;
     unsigned nrequests;
     char remote[64];
@@ -117,7 +116,7 @@ struct http_conn {
 
     /* the current request and its body reader */
     http_request_t *req;
-    uint64_t body_left;  /* Content-Length bytes still to read */
+    uint64_t body_left; /* Content-Length bytes still to read */
     bool body_chunked;
     http_chunked_t chunked;
     int body_fd;
@@ -125,9 +124,9 @@ struct http_conn {
     bool expect_continue;
 
     /* the response being written */
-    buf_t out;           /* status line, headers, and an inline body */
+    buf_t out; /* status line, headers, and an inline body */
     size_t out_sent;
-    size_t body_sent;    /* of req->resp.body */
+    size_t body_sent; /* of req->resp.body */
     uint64_t file_sent;
     bool head_built;
     uint64_t bytes_sent; /* this response */
@@ -271,8 +270,8 @@ http_valid_request_id(str_t id)
         return false;
     for (size_t i = 0; i < id.len; i++) {
         char ch = id.p[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '-' || ch == '_' || ch == '.'))
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.'))
             return false;
     }
     return true;
@@ -784,8 +783,8 @@ conn_take_body(http_conn_t *c)
                     conn_respond_error(c, 500, "io", "cannot store request body");
                     return SV_DECLINED;
                 }
-                if (r->body.len && write(c->body_fd, r->body.data, r->body.len) !=
-                                       (ssize_t)r->body.len) {
+                if (r->body.len &&
+                    write(c->body_fd, r->body.data, r->body.len) != (ssize_t)r->body.len) {
                     conn_respond_error(c, 500, "io", "cannot store request body");
                     return SV_DECLINED;
                 }
@@ -1028,8 +1027,8 @@ conn_build_head(http_conn_t *c)
     } else if (!no_body) {
         rc |= buf_append_cstr(o, "Content-Length: ");
         rc |= buf_append_u64(o, resp->kind == HTTP_BODY_NONE ? 0
-                                : resp->content_length >= 0 ? (uint64_t)resp->content_length
-                                                            : resp->body.len);
+                                : resp->content_length >= 0  ? (uint64_t)resp->content_length
+                                                             : resp->body.len);
         rc |= buf_append_cstr(o, "\r\n");
     }
     if (resp->close)
@@ -1190,8 +1189,8 @@ http_access_log_flush(http_loop_t *hl)
     http_server_t *s = hl->srv;
     size_t off = 0;
     while (off < hl->access_log.len) {
-        ssize_t w = write(s->cfg.access_log_fd, hl->access_log.data + off,
-                          hl->access_log.len - off);
+        ssize_t w =
+            write(s->cfg.access_log_fd, hl->access_log.data + off, hl->access_log.len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -1418,11 +1417,12 @@ conn_free_deferred(loop_deferred_t *d)
 static void
 http_reject_overload(int fd)
 {
-    static const char resp[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
-                               "application/json\r\nContent-Length: 75\r\nRetry-After: 1\r\n"
-                               "Connection: close\r\n\r\n"
-                               "{\"error\":{\"code\":\"busy\",\"message\":\"too many connections\"}}"
-                               "\n";
+    static const char resp[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+        "application/json\r\nContent-Length: 75\r\nRetry-After: 1\r\n"
+        "Connection: close\r\n\r\n"
+        "{\"error\":{\"code\":\"busy\",\"message\":\"too many connections\"}}"
+        "\n";
     ssize_t w = send(fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)w;
     close(fd);
@@ -1673,7 +1673,8 @@ http_server_create(const http_server_config_t *cfg, const router_t *rt, http_ser
     }
     s->cfg = *cfg;
     snprintf(s->listen, sizeof(s->listen), "%s", cfg->listen);
-    snprintf(s->cors, sizeof(s->cors), "%s", cfg->cors_allow_origin ? cfg->cors_allow_origin : "");
+    snprintf(s->cors, sizeof(s->cors), "%s",
+             cfg->cors_allow_origin ? cfg->cors_allow_origin : "");
     snprintf(s->tmp_dir, sizeof(s->tmp_dir), "%s", cfg->tmp_dir ? cfg->tmp_dir : "/tmp");
     s->cfg.listen = s->listen;
     s->cfg.cors_allow_origin = s->cors;
@@ -1861,29 +1862,29 @@ http_server_metrics(http_server_t *s, buf_t *o)
         timeouts += atomic_load_explicit(&hl->timeouts_total, memory_order_relaxed);
         parked += atomic_load_explicit(&hl->parked_now, memory_order_relaxed);
     }
-    rc |= buf_appendf(o,
-                      "# HELP streamverse_http_connections_open Open client connections.\n"
-                      "# TYPE streamverse_http_connections_open gauge\n"
-                      "streamverse_http_connections_open %llu\n"
-                      "# HELP streamverse_http_connections_accepted_total Connections accepted.\n"
-                      "# TYPE streamverse_http_connections_accepted_total counter\n"
-                      "streamverse_http_connections_accepted_total %llu\n"
-                      "# HELP streamverse_http_connections_rejected_total Connections refused "
-                      "at the connection limit.\n"
-                      "# TYPE streamverse_http_connections_rejected_total counter\n"
-                      "streamverse_http_connections_rejected_total %llu\n"
-                      "# HELP streamverse_http_timeouts_total Connections closed by a timeout.\n"
-                      "# TYPE streamverse_http_timeouts_total counter\n"
-                      "streamverse_http_timeouts_total %llu\n"
-                      "# HELP streamverse_http_parked_requests Requests parked right now.\n"
-                      "# TYPE streamverse_http_parked_requests gauge\n"
-                      "streamverse_http_parked_requests %llu\n"
-                      "# HELP streamverse_http_sent_bytes_total Response bytes sent.\n"
-                      "# TYPE streamverse_http_sent_bytes_total counter\n"
-                      "streamverse_http_sent_bytes_total %llu\n",
-                      (unsigned long long)open, (unsigned long long)accepted,
-                      (unsigned long long)rejected, (unsigned long long)timeouts,
-                      (unsigned long long)parked, (unsigned long long)bytes);
+    rc |= buf_appendf(
+        o,
+        "# HELP streamverse_http_connections_open Open client connections.\n"
+        "# TYPE streamverse_http_connections_open gauge\n"
+        "streamverse_http_connections_open %llu\n"
+        "# HELP streamverse_http_connections_accepted_total Connections accepted.\n"
+        "# TYPE streamverse_http_connections_accepted_total counter\n"
+        "streamverse_http_connections_accepted_total %llu\n"
+        "# HELP streamverse_http_connections_rejected_total Connections refused "
+        "at the connection limit.\n"
+        "# TYPE streamverse_http_connections_rejected_total counter\n"
+        "streamverse_http_connections_rejected_total %llu\n"
+        "# HELP streamverse_http_timeouts_total Connections closed by a timeout.\n"
+        "# TYPE streamverse_http_timeouts_total counter\n"
+        "streamverse_http_timeouts_total %llu\n"
+        "# HELP streamverse_http_parked_requests Requests parked right now.\n"
+        "# TYPE streamverse_http_parked_requests gauge\n"
+        "streamverse_http_parked_requests %llu\n"
+        "# HELP streamverse_http_sent_bytes_total Response bytes sent.\n"
+        "# TYPE streamverse_http_sent_bytes_total counter\n"
+        "streamverse_http_sent_bytes_total %llu\n",
+        (unsigned long long)open, (unsigned long long)accepted, (unsigned long long)rejected,
+        (unsigned long long)timeouts, (unsigned long long)parked, (unsigned long long)bytes);
 
     rc |= buf_append_cstr(o, "# HELP streamverse_http_requests_total Requests answered, by "
                              "route and status.\n"
@@ -1898,11 +1899,13 @@ http_server_metrics(http_server_t *s, buf_t *o)
             if (n == 0)
                 continue;
             if (k < HTTP_NCODES)
-                rc |= buf_appendf(o, "streamverse_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-                                  name, http_metric_codes[k], (unsigned long long)n);
+                rc |= buf_appendf(
+                    o, "streamverse_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+                    name, http_metric_codes[k], (unsigned long long)n);
             else
-                rc |= buf_appendf(o, "streamverse_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
-                                  name, (unsigned long long)n);
+                rc |= buf_appendf(
+                    o, "streamverse_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
+                    name, (unsigned long long)n);
         }
     }
     rc |= buf_append_cstr(o, "# HELP streamverse_http_request_duration_seconds Time from the "
@@ -1925,16 +1928,22 @@ http_server_metrics(http_server_t *s, buf_t *o)
         for (size_t b = 0; b < HTTP_NBUCKETS; b++) {
             cum += per[b];
             if (b < HTTP_NBUCKETS - 1)
-                rc |= buf_appendf(o, "streamverse_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                rc |= buf_appendf(o,
+                                  "streamverse_http_request_duration_seconds_bucket{route=\"%"
+                                  "s\",le=\"%g\"} %llu\n",
                                   name, http_latency_bounds[b], (unsigned long long)cum);
             else
-                rc |= buf_appendf(o, "streamverse_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+                rc |= buf_appendf(o,
+                                  "streamverse_http_request_duration_seconds_bucket{route=\"%"
+                                  "s\",le=\"+Inf\"} %llu\n",
                                   name, (unsigned long long)cum);
         }
-        rc |= buf_appendf(o, "streamverse_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
-                          name, (double)sum_us / 1e6);
-        rc |= buf_appendf(o, "streamverse_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-                          name, (unsigned long long)total);
+        rc |=
+            buf_appendf(o, "streamverse_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+                        name, (double)sum_us / 1e6);
+        rc |= buf_appendf(
+            o, "streamverse_http_request_duration_seconds_count{route=\"%s\"} %llu\n", name,
+            (unsigned long long)total);
     }
     return rc == SV_OK ? SV_OK : SV_NO_MEMORY;
 }

@@ -19,16 +19,16 @@
 typedef struct http_server http_server_t;
 
 typedef struct {
-    const char *listen;          /* "HOST:PORT"; port 0 picks a free port */
-    unsigned loops;              /* event-loop threads, >= 1 */
-    unsigned blocking_threads;   /* threads for HTTP_ROUTE_BLOCKING handlers */
+    const char *listen;        /* "HOST:PORT"; port 0 picks a free port */
+    unsigned loops;            /* event-loop threads, >= 1 */
+    unsigned blocking_threads; /* threads for HTTP_ROUTE_BLOCKING handlers */
     uint64_t max_connections;
     uint32_t max_header_bytes;
     uint32_t max_headers;
     uint64_t max_body_bytes;
     uint64_t max_upload_bytes;
-    uint64_t body_memory_bytes;  /* larger upload bodies are spooled to tmp_dir */
-    uint64_t output_max_bytes;   /* queued response bytes per connection */
+    uint64_t body_memory_bytes; /* larger upload bodies are spooled to tmp_dir */
+    uint64_t output_max_bytes;  /* queued response bytes per connection */
     uint64_t header_timeout_ms;
     uint64_t body_timeout_ms;
     uint64_t send_timeout_ms;
@@ -41,8 +41,8 @@ typedef struct {
 } http_server_config_t;
 
 /* Binds the listeners. SV_OK, or an error with a message in err. */
-int http_server_create(const http_server_config_t *cfg, const router_t *rt,
-                       http_server_t **out, char *err, size_t errlen);
+int http_server_create(const http_server_config_t *cfg, const router_t *rt, http_server_t **out,
+                       char *err, size_t errlen);
 int http_server_start(http_server_t *s);
 /* Graceful stop; returns when every loop thread has exited. Any thread. */
 void http_server_shutdown(http_server_t *s);

@@ -6,7 +6,8 @@
 
 #include "base/str.h"
 
-/* The media type for path's extension (case-insensitive); application/octet-stream if unknown. */
+/* The media type for path's extension (case-insensitive); application/octet-stream if unknown.
+ */
 const char *mime_type_for_path(str_t path);
 
 #endif

@@ -10,8 +10,8 @@
 #define ROUTER_MAX_SEGS 16
 
 typedef struct {
-    str_t text;   /* literal text, or the parameter name */
-    int kind;     /* 0 literal, 1 parameter, 2 rest */
+    str_t text; /* literal text, or the parameter name */
+    int kind;   /* 0 literal, 1 parameter, 2 rest */
 } router_seg_t;
 
 typedef struct {
@@ -189,8 +189,8 @@ router_methods_str(unsigned methods, char *out, size_t cap)
     static const struct {
         unsigned bit;
         const char *name;
-    } names[] = {{HTTP_GET, "GET"},       {HTTP_HEAD, "HEAD"},   {HTTP_POST, "POST"},
-                 {HTTP_PUT, "PUT"},       {HTTP_PATCH, "PATCH"}, {HTTP_DELETE, "DELETE"},
+    } names[] = {{HTTP_GET, "GET"},        {HTTP_HEAD, "HEAD"},   {HTTP_POST, "POST"},
+                 {HTTP_PUT, "PUT"},        {HTTP_PATCH, "PATCH"}, {HTTP_DELETE, "DELETE"},
                  {HTTP_OPTIONS, "OPTIONS"}};
     size_t n = 0;
     out[0] = '\0';

@@ -52,6 +52,14 @@ out=$("$BIN" config --config "$tmp/bad.conf" 2>&1); rc=$?
 [ $rc -eq 2 ] && echo "$out" | grep -q "bad.conf:1" && ok "a bad config file is refused with file and line" \
   || nok "a bad config file is refused with file and line" "$out (exit $rc)"
 
+# docs/CONFIG.md is generated from the key table and must be current
+doc=$(cd "$(dirname "$0")/../.." && pwd)/docs/CONFIG.md
+if [ -f "$doc" ] && diff <(sed -n '/^```ini$/,/^```$/p' "$doc" | sed '1d;$d') <(env -u STREAMVERSE_ARENA_MALLOC "$BIN" config --data ./data) >/dev/null; then
+  ok "docs/CONFIG.md matches the key table (scripts/gen-config-doc.sh)"
+else
+  nok "docs/CONFIG.md matches the key table (scripts/gen-config-doc.sh)" "regenerate it with scripts/gen-config-doc.sh"
+fi
+
 # migrations
 d=$tmp/data
 check "migrate creates the database" "$BIN" migrate --data "$d" --log-level warn
