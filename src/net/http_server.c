@@ -104,6 +104,7 @@ struct http_conn {
     uint64_t deadline; /* 0: none */
     loop_deferred_t free_d;
     bool in_blocking;     /* a pool thread owns the request right now */
+    bool in_callback;     /* a handler or resume callback is running on the loop */
     int blocking_rc;      /* the pool thread's handler result */
     bool close_requested; /* close as soon as the pool thread is done */
     bool peer_closed;
@@ -690,7 +691,11 @@ conn_dispatch(http_conn_t *c)
         }
         return;
     }
+    c->in_callback = true;
     rc = r->route->handler(r);
+    c->in_callback = false;
+    if (c->req != r)
+        return; /* the handler aborted the request */
     conn_after_handler(c, rc);
 }
 
@@ -1531,8 +1536,12 @@ http_park_on_timeout(loop_timer_t *t)
     pk->r = NULL;
     r->park = NULL;
     METRIC_ADD(c->hl->parked_now, (uint64_t)-1);
+    c->in_callback = true;
     pk->on_timeout(r, NULL);
+    c->in_callback = false;
     http_park_unref(pk);
+    if (c->req != r)
+        return; /* aborted from the callback */
     conn_after_handler(c, r->park ? SV_AGAIN : SV_OK);
     conn_run(c);
 }
@@ -1579,9 +1588,13 @@ http_park_resume_task(void *arg)
         loop_timer_disarm(pk->hl->loop, &pk->timer);
         METRIC_ADD(c->hl->parked_now, (uint64_t)-1);
         http_park_unref(pk); /* the request's claim */
+        c->in_callback = true;
         t->fn(r, t->arg);
-        conn_after_handler(c, r->park ? SV_AGAIN : SV_OK);
-        conn_run(c);
+        c->in_callback = false;
+        if (c->req == r) { /* not aborted from the callback */
+            conn_after_handler(c, r->park ? SV_AGAIN : SV_OK);
+            conn_run(c);
+        }
     }
     http_park_unref(pk); /* the holder's claim */
     free(t);
@@ -1624,7 +1637,10 @@ http_server_request_flush(http_request_t *r)
         c->state = CONN_WRITING;
     /* While the handler is still running (first write from inside it), the
      * state machine sends when the handler returns. */
-    if (c->state == CONN_WRITING && c->head_built)
+    /* Inside a handler or a resume callback the request must outlive the
+     * call: the caller runs the state machine when the callback returns.
+     * Otherwise (a producer on the loop, outside any callback) send now. */
+    if (!c->in_callback && c->state == CONN_WRITING && c->head_built)
         conn_run(c);
     return c->state == CONN_CLOSED ? SV_IO : SV_OK;
 }
