@@ -480,8 +480,14 @@ api_serve_file(http_request_t *r, const char *root, str_t rel, const char *cache
     int n = snprintf(path, sizeof(path), "%s/%.*s", root, STR_FMT(rel));
     if (n < 0 || (size_t)n >= sizeof(path) - 16)
         return http_respond_error(r, 414, "uri_too_long", "path too long", NULL);
+    /* One fstat per request: a directory is looked at again only to find
+     * its index.html. */
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (fd >= 0 && fstat(fd, &st) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd >= 0 && S_ISDIR(st.st_mode)) {
         close(fd);
         if (rel.len > 0 && rel.p[rel.len - 1] != '/') {
             /* a directory without its slash: redirect so relative links work */
@@ -491,12 +497,16 @@ api_serve_file(http_request_t *r, const char *root, str_t rel, const char *cache
         snprintf(path + n, sizeof(path) - (size_t)n, "%sindex.html",
                  (n > 0 && path[n - 1] == '/') ? "" : "/");
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd >= 0 && fstat(fd, &st) != 0) {
+            close(fd);
+            fd = -1;
+        }
     }
     if (fd < 0)
         return http_respond_error(r, errno == EACCES ? 403 : 404,
                                   errno == EACCES ? "forbidden" : "not_found",
                                   errno == EACCES ? "forbidden" : "no such file", NULL);
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (!S_ISREG(st.st_mode)) {
         close(fd);
         return http_respond_error(r, 404, "not_found", "no such file", NULL);
     }

@@ -108,6 +108,9 @@ struct http_conn {
     int blocking_rc;      /* the pool thread's handler result */
     bool close_requested; /* close as soon as the pool thread is done */
     bool peer_closed;
+    /* Edge-triggered: after a short read the socket is drained until the
+     * next EPOLLIN edge, so reading again before it would only get EAGAIN. */
+    bool drained;
     unsigned nrequests;
     char remote[64];
 
@@ -284,6 +287,9 @@ static void
 conn_set_deadline(http_conn_t *c, uint64_t timeout_ms)
 {
     loop_t *l = c->hl->loop;
+    /* The cached loop time may be stale after a slow handler: deadlines
+     * count from now. */
+    loop_update_time(l);
     if (timeout_ms == 0) {
         c->deadline = 0;
         return; /* a pending timer finds no deadline and does nothing */
@@ -364,6 +370,10 @@ conn_request_new(http_conn_t *c)
     buf_init(&r->body, c->hl->srv->cfg.body_memory_bytes);
     r->start_ns = clock_mono_ns();
     snprintf(r->remote, sizeof(r->remote), "%s", c->remote);
+    /* Every response carries an id, even one to a request that never parsed;
+     * conn_request_begin replaces it with the client's when that is sane. */
+    snprintf(r->id, sizeof(r->id), "%s%02x%06llx", c->hl->srv->id_prefix, c->hl->id & 0xff,
+             (unsigned long long)(++c->hl->req_counter & 0xffffff));
     return r;
 }
 
@@ -480,9 +490,6 @@ conn_request_begin(http_conn_t *c, size_t n)
     str_t rid = http_header_get(r, "X-Request-Id");
     if (http_valid_request_id(rid))
         str_copy_cstr(r->id, sizeof(r->id), rid);
-    else
-        snprintf(r->id, sizeof(r->id), "%s%02x%06llx", s->id_prefix, c->hl->id & 0xff,
-                 (unsigned long long)(++c->hl->req_counter & 0xffffff));
 
     /* Keep-alive (RFC 9112 9.3). */
     str_t conn_hdr = http_header_get(r, "Connection");
@@ -972,8 +979,13 @@ conn_read_step(http_conn_t *c)
             conn_respond_error(c, 503, "no_memory", "out of memory");
             return true;
         }
-        ssize_t got = recv(c->io.fd, c->in.data + c->in.len, c->in.cap - c->in.len - 1, 0);
+        if (c->drained)
+            return false;
+        size_t want = c->in.cap - c->in.len - 1;
+        ssize_t got = recv(c->io.fd, c->in.data + c->in.len, want, 0);
         if (got > 0) {
+            if ((size_t)got < want)
+                c->drained = true;
             c->in.len += (size_t)got;
             c->in.data[c->in.len] = '\0';
             if (c->state == CONN_BODY)
@@ -988,6 +1000,7 @@ conn_read_step(http_conn_t *c)
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            c->drained = true;
             if (c->state == CONN_IDLE && c->in.len == 0 && c->in.cap > 0) {
                 /* idle keep-alive connection: give the buffer back */
                 buf_free(&c->in);
@@ -1351,6 +1364,8 @@ conn_on_event(loop_io_t *io, uint32_t events)
 
     if (c->state == CONN_CLOSED)
         return;
+    if (events & (EPOLLIN | EPOLLRDHUP))
+        c->drained = false;
     if (events & (EPOLLERR | EPOLLHUP)) {
         conn_close(c);
         return;
