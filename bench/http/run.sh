@@ -189,6 +189,9 @@ http {
     access_log off;
     sendfile on;
     tcp_nopush off;
+    # Same keep-alive budget as streamverse's http_keepalive_requests default,
+    # so neither server reconnects more often than the other.
+    keepalive_requests 10000;
     default_type application/octet-stream;
     client_body_temp_path $tmp/nginx/temp/client;
     proxy_temp_path $tmp/nginx/temp/proxy;
