@@ -461,6 +461,33 @@ out:
 
 /* ---- static files ---- */
 
+/* path + "/" as a URI path: bytes outside the path characters of RFC 3986
+ * are percent-encoded, so a decoded space, quote or control byte can never
+ * reach the Location header as is. The path is normalised (no "//"). */
+static char *
+api_location_for_dir(http_request_t *r)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    str_t p = r->path;
+    char *out = arena_alloc(r->arena, p.len * 3 + 2), *o = out;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < p.len; i++) {
+        unsigned char ch = (unsigned char)p.p[i];
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            strchr("-._~/!$&'()*+,;=:@", ch)) {
+            *o++ = (char)ch;
+        } else {
+            *o++ = '%';
+            *o++ = hex[ch >> 4];
+            *o++ = hex[ch & 15];
+        }
+    }
+    *o++ = '/';
+    *o = '\0';
+    return out;
+}
+
 /*
  * Serves root/rel. rel comes from a normalised path (no "." or ".."
  * segments); names starting with '.' are never served. A directory serves
@@ -473,6 +500,8 @@ api_serve_file(http_request_t *r, const char *root, str_t rel, const char *cache
     struct stat st;
     int fd;
 
+    if (root[0] == '\0') /* never the file system's root */
+        return http_respond_error(r, 404, "not_found", "no such file", NULL);
     for (size_t i = 0; i < rel.len; i++) {
         if (rel.p[i] == '.' && (i == 0 || rel.p[i - 1] == '/'))
             return http_respond_error(r, 404, "not_found", "no such file", NULL);
@@ -491,7 +520,10 @@ api_serve_file(http_request_t *r, const char *root, str_t rel, const char *cache
         close(fd);
         if (rel.len > 0 && rel.p[rel.len - 1] != '/') {
             /* a directory without its slash: redirect so relative links work */
-            http_header_addf(r, "Location", "%.*s/", STR_FMT(r->path));
+            char *loc = api_location_for_dir(r);
+            if (loc == NULL || loc[0] != '/' || loc[1] == '/')
+                return http_respond_error(r, 404, "not_found", "no such file", NULL);
+            http_header_add(r, "Location", loc);
             return http_respond(r, 301, "text/plain", "", 0);
         }
         snprintf(path + n, sizeof(path) - (size_t)n, "%sindex.html",

@@ -95,7 +95,10 @@ http_path_normalize(arena_t *a, str_t raw, str_t *out)
         while (end < dec.len && dec.p[end] != '/')
             end++;
         size_t seglen = end - seg;
-        if (seglen == 1 && dec.p[seg] == '.') {
+        if (seglen == 0 && end < dec.len) {
+            /* "//": an empty segment is merged, so that no path (and no
+             * redirect built from one) can start with "//". */
+        } else if (seglen == 1 && dec.p[seg] == '.') {
             /* "/." : drop; keep a trailing slash */
             if (end == dec.len)
                 o[n++] = '/';

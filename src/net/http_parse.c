@@ -79,8 +79,9 @@ http_parse_fail(http_parser_t *p, int status, const char *why)
 static int
 http_parse_version(http_parser_t *p, const char *v, size_t n)
 {
-    if (n == 8 && memcmp(v, "HTTP/1.", 7) == 0 && (v[7] == '0' || v[7] == '1')) {
-        p->version_minor = v[7] - '0';
+    /* RFC 9110 2.5: a higher minor version of 1.x is answered as 1.1. */
+    if (n == 8 && memcmp(v, "HTTP/1.", 7) == 0 && v[7] >= '0' && v[7] <= '9') {
+        p->version_minor = v[7] == '0' ? 0 : 1;
         return SV_OK;
     }
     if (n == 8 && memcmp(v, "HTTP/", 5) == 0 && v[5] >= '0' && v[5] <= '9' && v[6] == '.' &&

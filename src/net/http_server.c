@@ -41,6 +41,7 @@
 #define HTTP_ACCESS_LOG_FLUSH 32768
 #define HTTP_BLOCKING_QUEUE 4096
 #define HTTP_LINGER_MS 2000
+#define HTTP_READ_BUDGET 16 /* reads of HTTP_READ_CHUNK per wake-up and connection */
 
 /* ---- metrics layout ---- */
 
@@ -111,6 +112,7 @@ struct http_conn {
     /* Edge-triggered: after a short read the socket is drained until the
      * next EPOLLIN edge, so reading again before it would only get EAGAIN. */
     bool drained;
+    loop_deferred_t more_d; /* read budget spent: go on after the other events */
     unsigned nrequests;
     char remote[64];
 
@@ -904,6 +906,7 @@ static bool
 conn_read_step(http_conn_t *c)
 {
     http_server_t *s = c->hl->srv;
+    unsigned reads = 0;
     int rc;
 
     for (;;) {
@@ -981,6 +984,12 @@ conn_read_step(http_conn_t *c)
         }
         if (c->drained)
             return false;
+        if (++reads > HTTP_READ_BUDGET) {
+            /* A fast sender does not get the loop to itself: the other
+             * connections' events go first, then this one continues. */
+            loop_defer(c->hl->loop, &c->more_d);
+            return false;
+        }
         size_t want = c->in.cap - c->in.len - 1;
         ssize_t got = recv(c->io.fd, c->in.data + c->in.len, want, 0);
         if (got > 0) {
@@ -1027,7 +1036,7 @@ conn_build_head(http_conn_t *c)
 
     if (c->hl->draining || c->nrequests + 1 >= s->cfg.keepalive_requests)
         resp->close = true;
-    if (!r->keep_alive)
+    if (!r->keep_alive || s->cfg.keepalive_timeout_ms == 0)
         resp->close = true;
     if (r->method != HTTP_OPTIONS)
         http_add_cors(r, s); /* after the handler: error responses reset headers */
@@ -1423,6 +1432,13 @@ conn_close(http_conn_t *c)
 }
 
 static void
+conn_more_deferred(loop_deferred_t *d)
+{
+    http_conn_t *c = (http_conn_t *)((char *)d - offsetof(http_conn_t, more_d));
+    conn_run(c);
+}
+
+static void
 conn_free_deferred(loop_deferred_t *d)
 {
     http_conn_t *c = (http_conn_t *)((char *)d - offsetof(http_conn_t, free_d));
@@ -1434,17 +1450,27 @@ conn_free_deferred(loop_deferred_t *d)
 
 /* ---- accepting ---- */
 
+/* Answers a connection we cannot take with a complete 503 (Date and an id
+ * included, like every response) and closes it, without reading anything. */
 static void
-http_reject_overload(int fd)
+http_reject_overload(http_loop_t *hl, int fd)
 {
-    static const char resp[] =
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
-        "application/json\r\nContent-Length: 75\r\nRetry-After: 1\r\n"
-        "Connection: close\r\n\r\n"
-        "{\"error\":{\"code\":\"busy\",\"message\":\"too many connections\"}}"
-        "\n";
-    ssize_t w = send(fd, resp, sizeof(resp) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)w;
+    static const char body[] =
+        "{\"error\":{\"code\":\"busy\",\"message\":\"too many connections\"}}\n";
+    char resp[512];
+    int n = snprintf(resp, sizeof(resp),
+                     "HTTP/1.1 503 Service Unavailable\r\nServer: streamverse\r\nDate: %s\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Retry-After: 1\r\nConnection: close\r\nX-Request-Id: %s%02x%06llx\r\n"
+                     "\r\n%s",
+                     http_loop_date(hl), sizeof(body) - 1, hl->srv->id_prefix, hl->id & 0xff,
+                     (unsigned long long)(++hl->req_counter & 0xffffff), body);
+    if (n > 0 && (size_t)n < sizeof(resp)) {
+        ssize_t w = send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+        /* Half-close so the reply is not destroyed by a reset for unread bytes. */
+        shutdown(fd, SHUT_WR);
+    }
     close(fd);
 }
 
@@ -1472,7 +1498,7 @@ http_on_accept(loop_io_t *io, uint32_t events)
         if (atomic_fetch_add(&s->nconns, 1) >= s->cfg.max_connections) {
             atomic_fetch_sub(&s->nconns, 1);
             METRIC_ADD(hl->rejected_total, 1);
-            http_reject_overload(fd);
+            http_reject_overload(hl, fd);
             continue;
         }
         http_conn_t *c = calloc(1, sizeof(*c));
@@ -1481,7 +1507,7 @@ http_on_accept(loop_io_t *io, uint32_t events)
             free(c);
             free(fields);
             atomic_fetch_sub(&s->nconns, 1);
-            http_reject_overload(fd);
+            http_reject_overload(hl, fd);
             continue;
         }
         int one = 1;
@@ -1499,6 +1525,7 @@ http_on_accept(loop_io_t *io, uint32_t events)
         buf_init(&c->out, SIZE_MAX / 2);
         loop_timer_init(&c->timer, conn_on_timer);
         c->free_d.fn = conn_free_deferred;
+        c->more_d.fn = conn_more_deferred;
         char host[INET6_ADDRSTRLEN] = "?";
         int port = 0;
         if (ss.ss_family == AF_INET) {
