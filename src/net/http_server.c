@@ -41,6 +41,8 @@
 #define HTTP_ACCESS_LOG_FLUSH 32768
 #define HTTP_BLOCKING_QUEUE 4096
 #define HTTP_LINGER_MS 2000
+/* Appends a string literal; its length comes from the compiler. */
+#define HTTP_APPEND_LIT(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
 #define HTTP_READ_BUDGET 16 /* reads of HTTP_READ_CHUNK per wake-up and connection */
 
 /* ---- metrics layout ---- */
@@ -1042,10 +1044,19 @@ conn_build_head(http_conn_t *c)
         http_add_cors(r, s); /* after the handler: error responses reset headers */
 
     buf_reset(o);
-    rc |= buf_appendf(o, "HTTP/1.1 %d %s\r\nServer: streamverse\r\nDate: %s\r\n", resp->status,
-                      http_status_reason(resp->status), http_loop_date(c->hl));
-    if (resp->content_type && !no_body)
-        rc |= buf_appendf(o, "Content-Type: %s\r\n", resp->content_type);
+    /* Plain appends, no printf: this runs once per response. */
+    rc |= HTTP_APPEND_LIT(o, "HTTP/1.1 ");
+    rc |= buf_append_u64(o, (uint64_t)resp->status);
+    rc |= buf_append_char(o, ' ');
+    rc |= buf_append_cstr(o, http_status_reason(resp->status));
+    rc |= HTTP_APPEND_LIT(o, "\r\nServer: streamverse\r\nDate: ");
+    rc |= buf_append(o, http_loop_date(c->hl), CLOCK_HTTP_DATE_LEN);
+    rc |= HTTP_APPEND_LIT(o, "\r\n");
+    if (resp->content_type && !no_body) {
+        rc |= HTTP_APPEND_LIT(o, "Content-Type: ");
+        rc |= buf_append_cstr(o, resp->content_type);
+        rc |= HTTP_APPEND_LIT(o, "\r\n");
+    }
     if (resp->kind == HTTP_BODY_STREAM) {
         if (r->version_minor >= 1 && !r->head_only)
             rc |= buf_append_cstr(o, "Transfer-Encoding: chunked\r\n");
@@ -1062,7 +1073,9 @@ conn_build_head(http_conn_t *c)
         rc |= buf_append_cstr(o, "Connection: close\r\n");
     else if (r->version_minor == 0)
         rc |= buf_append_cstr(o, "Connection: keep-alive\r\n");
-    rc |= buf_appendf(o, "X-Request-Id: %s\r\n", r->id);
+    rc |= HTTP_APPEND_LIT(o, "X-Request-Id: ");
+    rc |= buf_append_cstr(o, r->id);
+    rc |= HTTP_APPEND_LIT(o, "\r\n");
     for (size_t i = 0; i < resp->nheaders; i++) {
         rc |= buf_append_str(o, resp->headers[i].name);
         rc |= buf_append_cstr(o, ": ");

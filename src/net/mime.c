@@ -5,38 +5,41 @@
 
 #include <string.h>
 
+#define MIME(ext, type) {ext, sizeof(ext) - 1, type}
+
 static const struct {
     const char *ext;
+    size_t len;
     const char *type;
 } mime_table[] = {
-    {"m3u8", "application/vnd.apple.mpegurl"},
-    {"mpd", "application/dash+xml"},
-    {"m4s", "video/iso.segment"},
-    {"mp4", "video/mp4"},
-    {"m4v", "video/mp4"},
-    {"m4a", "audio/mp4"},
-    {"cmfv", "video/mp4"},
-    {"cmfa", "audio/mp4"},
-    {"ts", "video/mp2t"},
-    {"aac", "audio/aac"},
-    {"vtt", "text/vtt; charset=utf-8"},
-    {"xml", "application/xml"},
-    {"json", "application/json"},
-    {"js", "text/javascript; charset=utf-8"},
-    {"mjs", "text/javascript; charset=utf-8"},
-    {"css", "text/css; charset=utf-8"},
-    {"html", "text/html; charset=utf-8"},
-    {"htm", "text/html; charset=utf-8"},
-    {"txt", "text/plain; charset=utf-8"},
-    {"svg", "image/svg+xml"},
-    {"png", "image/png"},
-    {"jpg", "image/jpeg"},
-    {"jpeg", "image/jpeg"},
-    {"webp", "image/webp"},
-    {"ico", "image/x-icon"},
-    {"webmanifest", "application/manifest+json"},
-    {"woff2", "font/woff2"},
-    {"wasm", "application/wasm"},
+    MIME("m3u8", "application/vnd.apple.mpegurl"),
+    MIME("mpd", "application/dash+xml"),
+    MIME("m4s", "video/iso.segment"),
+    MIME("mp4", "video/mp4"),
+    MIME("m4v", "video/mp4"),
+    MIME("m4a", "audio/mp4"),
+    MIME("cmfv", "video/mp4"),
+    MIME("cmfa", "audio/mp4"),
+    MIME("ts", "video/mp2t"),
+    MIME("aac", "audio/aac"),
+    MIME("vtt", "text/vtt; charset=utf-8"),
+    MIME("xml", "application/xml"),
+    MIME("json", "application/json"),
+    MIME("js", "text/javascript; charset=utf-8"),
+    MIME("mjs", "text/javascript; charset=utf-8"),
+    MIME("css", "text/css; charset=utf-8"),
+    MIME("html", "text/html; charset=utf-8"),
+    MIME("htm", "text/html; charset=utf-8"),
+    MIME("txt", "text/plain; charset=utf-8"),
+    MIME("svg", "image/svg+xml"),
+    MIME("png", "image/png"),
+    MIME("jpg", "image/jpeg"),
+    MIME("jpeg", "image/jpeg"),
+    MIME("webp", "image/webp"),
+    MIME("ico", "image/x-icon"),
+    MIME("webmanifest", "application/manifest+json"),
+    MIME("woff2", "font/woff2"),
+    MIME("wasm", "application/wasm"),
 };
 
 const char *
@@ -49,7 +52,7 @@ mime_type_for_path(str_t path)
         return "application/octet-stream";
     str_t ext = str_make(path.p + i, path.len - i);
     for (size_t k = 0; k < sizeof(mime_table) / sizeof(mime_table[0]); k++) {
-        if (str_caseeq(ext, mime_table[k].ext))
+        if (ext.len == mime_table[k].len && str_caseeq(ext, mime_table[k].ext))
             return mime_table[k].type;
     }
     return "application/octet-stream";
