@@ -7,6 +7,7 @@
  */
 #include "api/api.h"
 #include "base/clock.h"
+#include "base/filecache.h"
 #include "base/jsonx.h"
 #include "base/log.h"
 #include "base/status.h"
@@ -509,15 +510,11 @@ api_serve_file(http_request_t *r, const char *root, str_t rel, const char *cache
     int n = snprintf(path, sizeof(path), "%s/%.*s", root, STR_FMT(rel));
     if (n < 0 || (size_t)n >= sizeof(path) - 16)
         return http_respond_error(r, 414, "uri_too_long", "path too long", NULL);
-    /* One fstat per request: a directory is looked at again only to find
-     * its index.html. */
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd >= 0 && fstat(fd, &st) != 0) {
-        close(fd);
-        fd = -1;
-    }
-    if (fd >= 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
+    /* Through this thread's open-file cache: a popular file costs no path
+     * walk; a directory is looked at again only to find its index.html. */
+    uint64_t valid = (uint64_t)api_of(r)->cfg->http_file_cache_valid_ms;
+    int rc = filecache_open(path, valid, &fd, &st);
+    if (rc == SV_DECLINED && S_ISDIR(st.st_mode)) {
         if (rel.len > 0 && rel.p[rel.len - 1] != '/') {
             /* a directory without its slash: redirect so relative links work */
             char *loc = api_location_for_dir(r);
@@ -528,20 +525,12 @@ api_serve_file(http_request_t *r, const char *root, str_t rel, const char *cache
         }
         snprintf(path + n, sizeof(path) - (size_t)n, "%sindex.html",
                  (n > 0 && path[n - 1] == '/') ? "" : "/");
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd >= 0 && fstat(fd, &st) != 0) {
-            close(fd);
-            fd = -1;
-        }
+        rc = filecache_open(path, valid, &fd, &st);
     }
-    if (fd < 0)
-        return http_respond_error(r, errno == EACCES ? 403 : 404,
-                                  errno == EACCES ? "forbidden" : "not_found",
-                                  errno == EACCES ? "forbidden" : "no such file", NULL);
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
+    if (rc == SV_FORBIDDEN)
+        return http_respond_error(r, 403, "forbidden", "forbidden", NULL);
+    if (rc != SV_OK)
         return http_respond_error(r, 404, "not_found", "no such file", NULL);
-    }
     return http_respond_file(r, fd, &st, mime_type_for_path(str_from_cstr(path)),
                              cache_control);
 }

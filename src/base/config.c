@@ -136,6 +136,9 @@ static const config_key_t config_keys[] = {
             "Requests served on one connection before it is closed."),
     KEY_DURATION(NULL, http_shutdown_timeout, "30s", 0, CONFIG_HOUR,
                  "Time requests in flight get to finish when the server shuts down."),
+    KEY_DURATION(NULL, http_file_cache_valid, "1s", 0, CONFIG_HOUR,
+                 "How long an open media or web file is reused before its path is opened "
+                 "again (a replaced file is seen after at most this); 0 opens every time."),
     KEY_TEXT(NULL, cors_allow_origin, CONFIG_STRING, 0, NULL, "*",
              "Access-Control-Allow-Origin sent to browsers; empty sends no CORS headers."),
 

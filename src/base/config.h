@@ -51,6 +51,7 @@ typedef struct config {
     int64_t http_keepalive_timeout_ms;
     int64_t http_keepalive_requests;
     int64_t http_shutdown_timeout_ms;
+    int64_t http_file_cache_valid_ms; /* how long an open file is reused; 0: no cache */
     char cors_allow_origin[256];
 
     /* outbound HTTP client */

@@ -5,7 +5,10 @@
 
 #include <string.h>
 
-#define MIME(ext, type) {ext, sizeof(ext) - 1, type}
+#define MIME(ext, type)                                                                        \
+    {                                                                                          \
+        ext, sizeof(ext) - 1, type                                                             \
+    }
 
 static const struct {
     const char *ext;
