@@ -17,6 +17,9 @@
 #   BENCH_FILES        distinct files of each size (default 16)
 #   BENCH_STREAMVERSE  binary to measure (default build/streamverse)
 #   BENCH_NGINX        nginx binary (default: nginx on PATH, else /usr/sbin/nginx)
+#   BENCH_NGINX_OPEN_FILE_CACHE=1  turns on nginx's open_file_cache (max=1000
+#                      valid=1s), the counterpart of streamverse's
+#                      http_file_cache_valid (1s by default); nginx's default is off
 #
 # Exit status: 0 when the figures were measured, whether or not the targets
 # were met (this is a benchmark, not a test); non-zero when a server failed to
@@ -35,6 +38,10 @@ duration=${BENCH_DURATION:-10s}
 connections=${BENCH_CONNECTIONS:-64}
 threads=${BENCH_THREADS:-2}
 workers=${BENCH_WORKERS:-2}
+nginx_ofc=""
+if [ "${BENCH_NGINX_OPEN_FILE_CACHE:-0}" = 1 ]; then
+  nginx_ofc="open_file_cache max=1000 inactive=20s; open_file_cache_valid 1s;"
+fi
 warmup=${BENCH_WARMUP:-2s}
 files_per_size=${BENCH_FILES:-16}
 sv_bin=${BENCH_STREAMVERSE:-$repo/build/streamverse}
@@ -192,6 +199,7 @@ http {
     # Same keep-alive budget as streamverse's http_keepalive_requests default,
     # so neither server reconnects more often than the other.
     keepalive_requests 10000;
+    $nginx_ofc
     default_type application/octet-stream;
     client_body_temp_path $tmp/nginx/temp/client;
     proxy_temp_path $tmp/nginx/temp/proxy;
@@ -405,6 +413,12 @@ echo "software: $sv_version, git $git_rev; $nginx_version; wrk $wrk_version"
 echo "settings: wrk -t$threads -c$connections -d$duration (after a $warmup warm-up),"
 echo "          $workers workers in each server, $files_per_size distinct files per size,"
 echo "          keep-alive on, sendfile on, access log off in both"
+if [ -n "$nginx_ofc" ]; then
+  echo "          open-file caches on in both (nginx: $nginx_ofc)"
+else
+  echo "          open-file cache: streamverse's default (1s), nginx's default (off);"
+  echo "          BENCH_NGINX_OPEN_FILE_CACHE=1 turns nginx's on"
+fi
 echo "note:     wrk and the servers share these $(nproc) CPUs. That is the same for both"
 echo "          servers, so the ratio is fair; the absolute figures are lower than"
 echo "          with a load generator on its own cores."
