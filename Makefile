@@ -6,7 +6,8 @@
 # mode), fuzz (clang, libFuzzer instrumentation for tests/fuzz).
 
 V        ?= rel
-PKGS     := jansson sqlite3 libcurl libsodium
+PKGS     := jansson sqlite3 libcurl libsodium libavformat libavcodec libavutil \
+            libavfilter libswscale libswresample
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -8,8 +8,12 @@ debs=(
   # build
   build-essential clang pkg-config libclang-rt-14-dev clang-format
   libjansson-dev libsqlite3-dev libcurl4-openssl-dev libsodium-dev
+  libavformat-dev libavcodec-dev libavutil-dev libavfilter-dev libswscale-dev
+  libswresample-dev
   # run and test
   sqlite3 curl python3 ca-certificates procps iproute2
+  # the media reference: test clips and ffprobe/ffmpeg as oracles
+  ffmpeg
   # benchmarks: the peer and the load generator
   nginx wrk
 )
