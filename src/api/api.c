@@ -14,6 +14,8 @@
 #include "net/mime.h"
 #include "store/db.h"
 #include "store/jobs.h"
+#include "vod/assets.h"
+#include "vod/ingest.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -460,6 +462,163 @@ out:
     return rc;
 }
 
+/* ---- assets ---- */
+
+typedef struct {
+    json_t *items;
+    int n;
+} api_asset_page_t;
+
+static int
+api_asset_page_add(void *arg, const asset_t *a)
+{
+    api_asset_page_t *pg = arg;
+    json_t *o = assets_to_json(a);
+    if (o == NULL || json_array_append_new(pg->items, o) != 0)
+        return SV_NO_MEMORY;
+    pg->n++;
+    return SV_OK;
+}
+
+static int
+api_assets_list(http_request_t *r)
+{
+    api_t *api = api_of(r);
+    api_asset_page_t pg = {0};
+    json_t *doc = NULL;
+    int64_t limit, after;
+    db_t *db;
+    int rc;
+
+    if (!api_is_loopback(r))
+        return http_respond_error(r, 403, "forbidden", "operator API is loopback-only", NULL);
+    if (api_page_params(r, &limit, &after) != SV_OK)
+        return SV_OK;
+    if ((rc = api_db(api, &db)) != SV_OK)
+        return rc;
+    pg.items = json_array();
+    if (pg.items == NULL)
+        return SV_NO_MEMORY;
+    rc = assets_list(db, after, (int)limit + 1, api_asset_page_add, &pg);
+    if (rc != SV_OK)
+        goto out;
+    char cursor[24] = "";
+    if (pg.n > limit) {
+        json_array_remove(pg.items, (size_t)limit);
+        json_t *last = json_array_get(pg.items, (size_t)limit - 1);
+        snprintf(cursor, sizeof(cursor), "%lld",
+                 (long long)json_integer_value(json_object_get(last, "id")));
+    }
+    doc = json_pack("{s:O,s:o}", "items", pg.items, "next_cursor",
+                    cursor[0] ? json_string(cursor) : json_null());
+    if (doc == NULL) {
+        rc = SV_NO_MEMORY;
+        goto out;
+    }
+    http_header_add(r, "Cache-Control", "no-store");
+    rc = http_respond_json(r, 200, doc);
+out:
+    json_decref(doc);
+    json_decref(pg.items);
+    return rc;
+}
+
+static int
+api_asset_respond(http_request_t *r, db_t *db, int64_t id, int status)
+{
+    asset_t a;
+    int rc = assets_get(db, id, &a);
+    if (rc == SV_NOT_FOUND)
+        return http_respond_error(r, 404, "not_found", "no such asset", "id");
+    if (rc != SV_OK)
+        return rc;
+    json_t *o = assets_to_json(&a);
+    assets_free(&a);
+    if (o == NULL)
+        return SV_NO_MEMORY;
+    http_header_add(r, "Cache-Control", "no-store");
+    rc = http_respond_json(r, status, o);
+    json_decref(o);
+    return rc;
+}
+
+static int
+api_assets_get(http_request_t *r)
+{
+    uint64_t id;
+    db_t *db;
+    int rc;
+
+    if (!api_is_loopback(r))
+        return http_respond_error(r, 403, "forbidden", "operator API is loopback-only", NULL);
+    if (str_to_u64(http_param(r, "id"), &id) != SV_OK || id == 0 || id > INT64_MAX)
+        return http_respond_error(r, 400, "bad_request", "asset id must be a number", "id");
+    if ((rc = api_db(api_of(r), &db)) != SV_OK)
+        return rc;
+    return api_asset_respond(r, db, (int64_t)id, 200);
+}
+
+/*
+ * POST /api/v1/assets?title=T&filename=F[&no_transcode=1]: the body is the
+ * media file itself, streamed to disk as it arrives (never held in memory
+ * past http_body_memory_bytes); the asset's ingest job is queued.
+ */
+static int
+api_assets_create(http_request_t *r)
+{
+    api_t *api = api_of(r);
+    const config_t *cfg = api->cfg;
+    ingest_options_t opt = {0};
+    str_t v;
+    char err[1024], *title = NULL, *fname = NULL, tmp[CONFIG_STR_MAX + 64];
+    const char *path = r->body_path;
+    int64_t asset_id, job_id;
+    db_t *db;
+    int rc;
+
+    if (!api_is_loopback(r))
+        return http_respond_error(r, 403, "forbidden", "operator API is loopback-only", NULL);
+    if (r->body_size == 0)
+        return http_respond_error(r, 400, "bad_request",
+                                  "the request body must be the media file", NULL);
+    if (http_query_get(r, "title", &v) == SV_OK)
+        title = arena_strdup_str(r->arena, v);
+    if (http_query_get(r, "filename", &v) == SV_OK) {
+        if (v.len == 0 || v.len > 255 || str_find_char(v, 0, '/') >= 0)
+            return http_respond_error(r, 400, "bad_request",
+                                      "filename must be a plain file name of 1 to 255 bytes",
+                                      "filename");
+        fname = arena_strdup_str(r->arena, v);
+    }
+    opt.title = title;
+    opt.source_name = fname ? fname : "upload";
+    opt.no_transcode = http_query_get(r, "no_transcode", &v) == SV_OK && str_eq_cstr(v, "1");
+    opt.move = true;
+    if (path == NULL) {
+        /* A small body stayed in memory: write it out so the source is a file. */
+        snprintf(tmp, sizeof(tmp), "%s/tmp/upload-%s", cfg->data_dir, r->id);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, r->body.data, r->body.len) != (ssize_t)r->body.len) {
+            if (fd >= 0) {
+                close(fd);
+                unlink(tmp);
+            }
+            return http_respond_error(r, 500, "io", "cannot store the upload", NULL);
+        }
+        close(fd);
+        path = tmp;
+    }
+    if ((rc = api_db(api, &db)) != SV_OK)
+        return rc;
+    rc = ingest_submit(db, cfg, path, &opt, &asset_id, &job_id, err, sizeof(err));
+    if (path == tmp)
+        unlink(tmp); /* gone already when it was moved into place */
+    if (rc != SV_OK)
+        return http_respond_error(r, status_http(rc), status_code(rc), err, NULL);
+    http_header_addf(r, "Location", "/api/v1/assets/%lld", (long long)asset_id);
+    return api_asset_respond(r, db, asset_id, 202);
+}
+
 /* ---- static files ---- */
 
 /* path + "/" as a URI path: bytes outside the path characters of RFC 3986
@@ -561,6 +720,10 @@ api_routes_add(api_t *api, router_t *rt)
         {HTTP_GET, "/api/v1/jobs", api_jobs_list, HTTP_ROUTE_BLOCKING, api, 0},
         {HTTP_POST, "/api/v1/jobs", api_jobs_create, HTTP_ROUTE_BLOCKING, api, 0},
         {HTTP_GET, "/api/v1/jobs/{id}", api_jobs_get, HTTP_ROUTE_BLOCKING, api, 0},
+        {HTTP_GET, "/api/v1/assets", api_assets_list, HTTP_ROUTE_BLOCKING, api, 0},
+        {HTTP_POST, "/api/v1/assets", api_assets_create,
+         HTTP_ROUTE_BLOCKING | HTTP_ROUTE_UPLOAD, api, 0},
+        {HTTP_GET, "/api/v1/assets/{id}", api_assets_get, HTTP_ROUTE_BLOCKING, api, 0},
         {HTTP_GET, "/media/{path*}", api_media, 0, api, 0},
         {HTTP_GET, "/{path*}", api_web, 0, api, 0},
     };

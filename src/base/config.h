@@ -64,6 +64,12 @@ typedef struct config {
     int64_t api_page_max;
     int64_t json_max_depth;
 
+    /* media ingest */
+    int64_t media_max_width;
+    int64_t media_max_height;
+    int64_t media_max_duration_ms;
+    int64_t media_probe_timeout_ms;
+
     /* job queue */
     int64_t job_workers;
     int64_t job_lease_ms;

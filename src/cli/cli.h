@@ -59,5 +59,6 @@ int cli_admin_migrate(cli_t *cli);
 int cli_admin_user(cli_t *cli);
 int cli_admin_config(cli_t *cli);
 int cli_admin_job(cli_t *cli);
+int cli_admin_ingest(cli_t *cli);
 
 #endif

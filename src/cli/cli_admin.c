@@ -9,7 +9,10 @@
 #include "base/status.h"
 #include "store/db.h"
 #include "store/jobs.h"
+#include "store/jobrunner.h"
 #include "store/migrate.h"
+#include "vod/assets.h"
+#include "vod/ingest.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -182,6 +185,86 @@ cli_admin_job(cli_t *cli)
     printf("%lld\n", (long long)id);
     status = 0;
 out:
+    db_close(db);
+    return status;
+}
+
+/* Progress on a terminal: one line, rewritten in place. */
+static void
+cli_ingest_progress(void *arg, const job_t *job, int permille, const char *msg)
+{
+    (void)arg;
+    (void)job;
+    if (isatty(STDERR_FILENO))
+        fprintf(stderr, "\r\033[K[%3d%%] %s", permille / 10, msg ? msg : "");
+    else
+        fprintf(stderr, "[%3d%%] %s\n", permille / 10, msg ? msg : "");
+}
+
+int
+cli_admin_ingest(cli_t *cli)
+{
+    ingest_options_t opt = {
+        .title = cli_get(cli, "title"),
+        .no_transcode = cli_get(cli, "no-transcode") != NULL,
+    };
+    bool queue_only = cli_get(cli, "queue") != NULL;
+    jobrunner_settings_t js;
+    jobrunner_t *jr = NULL;
+    job_state_t state = JOB_QUEUED;
+    char err[1024];
+    db_t *db = NULL;
+    int64_t asset_id = 0, job_id = 0;
+    asset_t a;
+    int status = 1, rc;
+
+    memset(&a, 0, sizeof(a));
+    if (cli->npositional != 1) {
+        fprintf(stderr,
+                "usage: streamverse ingest FILE [--title T] [--no-transcode] [--queue]\n");
+        return 2;
+    }
+    if (cli_setup_logging(cli) || cli_prepare_data(cli) || cli_migrate(cli, true))
+        return 1;
+    if (cli_open_db(cli, &db))
+        return 1;
+    rc = ingest_submit(db, &cli->cfg, cli->positional[0], &opt, &asset_id, &job_id, err,
+                       sizeof(err));
+    if (rc != SV_OK) {
+        fprintf(stderr, "streamverse: cannot ingest %s: %s\n", cli->positional[0], err);
+        status = rc == SV_NOT_FOUND || rc == SV_BAD_DATA ? 2 : 1;
+        goto out;
+    }
+    if (!queue_only) {
+        /* Run the job here, so ingest works with no server running. */
+        jobrunner_settings_from_config(&js, &cli->cfg);
+        js.threads = 0;
+        if (jobrunner_create(&js, &jr, err, sizeof(err)) != SV_OK ||
+            ingest_register(jr, &cli->cfg) != SV_OK) {
+            fprintf(stderr, "streamverse: %s\n", err);
+            goto out;
+        }
+        jobrunner_set_observer(jr, cli_ingest_progress, NULL);
+        rc = jobrunner_run_job(jr, job_id, &state, err, sizeof(err));
+        if (isatty(STDERR_FILENO))
+            fputc('\n', stderr);
+        if (rc != SV_OK) {
+            fprintf(stderr, "streamverse: %s\n", err);
+            goto out;
+        }
+        if (assets_get(db, asset_id, &a) == SV_OK && a.state == ASSET_FAILED) {
+            fprintf(stderr, "streamverse: asset %lld failed: %s\n", (long long)asset_id,
+                    a.error ? a.error : "unknown reason");
+            printf("%lld\n", (long long)asset_id);
+            goto out;
+        }
+    }
+    printf("%lld\n", (long long)asset_id);
+    status = 0;
+out:
+    assets_free(&a);
+    if (jr)
+        jobrunner_destroy(jr);
     db_close(db);
     return status;
 }

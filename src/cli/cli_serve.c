@@ -11,6 +11,7 @@
 #include "net/http_server.h"
 #include "net/router.h"
 #include "store/jobrunner.h"
+#include "vod/ingest.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -86,6 +87,7 @@ cli_start_jobs(cli_t *cli, jobrunner_t **out)
     }
     /* On failure *out stays set: the caller destroys it. */
     if (jobrunner_register(*out, "tmp.cleanup", cli_job_tmp_cleanup, &cli->cfg) != SV_OK ||
+        ingest_register(*out, &cli->cfg) != SV_OK ||
         jobrunner_start(*out, err, sizeof(err)) != SV_OK) {
         fprintf(stderr, "streamverse: cannot start job workers: %s\n", err);
         return 1;

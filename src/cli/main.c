@@ -62,6 +62,18 @@ static const cli_command_t cli_commands[] = {
      "Prints the effective configuration as a config file, every key with its help\n"
      "and default.\n",
      {{0}}},
+    {"ingest",
+     cli_admin_ingest,
+     "streamverse ingest FILE [--title T] [--no-transcode] [--queue]",
+     "Creates an asset from a media file and runs its ingest job in this process, with\n"
+     "progress on the terminal; prints the asset id as its last line. The source is\n"
+     "probed and checked (a file that is not media, is truncated, has no decodable\n"
+     "stream, or is too large fails with the reason). Transcoding and packaging are\n"
+     "not written yet: a good source ends in state \"probed\".\n"
+     "  --title T           the asset's title (default: the file name)\n"
+     "  --no-transcode      package the source as is (H.264/HEVC + AAC mezzanines)\n"
+     "  --queue             only queue the job, for the workers of a running server\n",
+     {{"title", "v"}, {"no-transcode", ""}, {"queue", ""}}},
     {"job",
      cli_admin_job,
      "streamverse job enqueue KIND [--payload JSON]",

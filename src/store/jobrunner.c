@@ -75,6 +75,9 @@ struct jobrunner {
     atomic_bool abandon;    /* handlers: return early */
     bool started, stopped;
 
+    jobrunner_observer_fn observer; /* progress, for a terminal */
+    void *observer_arg;
+
     jobrunner_slot_t *slots;
     pthread_t hb_thread;
     bool hb_started;
@@ -573,6 +576,8 @@ jobrunner_progress(jobrunner_ctx_t *ctx, int permille, const char *msg)
 
     if (atomic_load(&slot->lost))
         return SV_CONFLICT;
+    if (jr->observer)
+        jr->observer(jr->observer_arg, ctx->job, permille, msg);
     rc = jobs_progress(slot->db, ctx->job->id, ctx->job->lease_token, jr->lease_ms, permille,
                        msg);
     if (rc == SV_OK) {
@@ -618,4 +623,53 @@ const char *
 jobrunner_worker(const jobrunner_ctx_t *ctx)
 {
     return ctx->slot->worker;
+}
+
+void
+jobrunner_set_observer(jobrunner_t *jr, jobrunner_observer_fn fn, void *arg)
+{
+    jr->observer = fn;
+    jr->observer_arg = arg;
+}
+
+int
+jobrunner_run_job(jobrunner_t *jr, int64_t job_id, job_state_t *final_state, char *err,
+                  size_t errlen)
+{
+    jobrunner_slot_t slot;
+    job_t job, after;
+    char dberr[256];
+    int rc;
+
+    memset(&slot, 0, sizeof(slot));
+    memset(&job, 0, sizeof(job));
+    memset(&after, 0, sizeof(after));
+    slot.jr = jr;
+    slot.index = -1;
+    snprintf(slot.worker, sizeof(slot.worker), "%s/cli", jr->worker_prefix);
+    rc = db_open(jr->database, jr->data_dir, &slot.db, dberr, sizeof(dberr));
+    if (rc != SV_OK) {
+        snprintf(err, errlen, "cannot open the database: %s", dberr);
+        return rc;
+    }
+    rc = jobs_claim_id(slot.db, job_id, slot.worker, jr->lease_ms, clock_wall_ms(), &job);
+    if (rc != SV_OK) {
+        snprintf(err, errlen, "job %lld is not runnable now (%s)", (long long)job_id,
+                 status_text(rc));
+        goto out;
+    }
+    jobrunner_run(&slot, &job);
+    rc = jobs_get(slot.db, job_id, &after);
+    if (rc == SV_OK) {
+        *final_state = after.state;
+        if (after.error)
+            snprintf(err, errlen, "%s", after.error);
+        else
+            err[0] = '\0';
+    }
+out:
+    jobs_free(&job);
+    jobs_free(&after);
+    db_close(slot.db);
+    return rc;
 }

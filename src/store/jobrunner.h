@@ -106,6 +106,21 @@ void jobrunner_stop(jobrunner_t *jr, jobrunner_stop_mode_t mode);
 /* Stops (JOBRUNNER_FINISH) if needed and frees. NULL is accepted. */
 void jobrunner_destroy(jobrunner_t *jr);
 
+/* Called (on the handler's thread) each time a handler reports progress. */
+typedef void (*jobrunner_observer_fn)(void *arg, const job_t *job, int permille,
+                                      const char *msg);
+void jobrunner_set_observer(jobrunner_t *jr, jobrunner_observer_fn fn, void *arg);
+
+/*
+ * Runs the job with this id in the calling thread, now, with the handler
+ * registered for its kind, and records its outcome as a worker would (the
+ * runner need not be started). *final_state is the job's state afterwards
+ * (queued again when it failed with retries left), and err its last error.
+ * SV_OK when the job ran; SV_NOT_FOUND when it was not runnable.
+ */
+int jobrunner_run_job(jobrunner_t *jr, int64_t job_id, job_state_t *final_state, char *err,
+                      size_t errlen);
+
 /* ---- for handlers (on the handler's own thread, during the call) ---------- */
 
 /*

@@ -255,11 +255,12 @@ out:
     return rc;
 }
 
-int
-jobs_claim_kinds(db_t *db, const char *worker, const char *const *kinds, size_t nkinds,
-                 int64_t lease_ms, int64_t now, job_t *out)
+/* The claim, narrowed to some kinds and/or (only_id > 0) to one job. */
+static int
+jobs_claim_where(db_t *db, const char *worker, const char *const *kinds, size_t nkinds,
+                 int64_t only_id, int64_t lease_ms, int64_t now, job_t *out)
 {
-    char filter[16 + 3 * JOBS_CLAIM_KINDS_MAX];
+    char filter[32 + 3 * JOBS_CLAIM_KINDS_MAX];
     char sql[sizeof(JOBS_CLAIM_SQL) + sizeof(filter) + sizeof(jobs_claim_lock_pg)];
     char token[JOBS_TOKEN_LEN + 1];
     char worker_name[JOBS_WORKER_MAX];
@@ -277,8 +278,10 @@ jobs_claim_kinds(db_t *db, const char *worker, const char *const *kinds, size_t 
         flen = (size_t)n;
         for (i = 1; i < nkinds; i++)
             flen += (size_t)snprintf(filter + flen, sizeof(filter) - flen, ", ?");
-        snprintf(filter + flen, sizeof(filter) - flen, ")");
+        flen += (size_t)snprintf(filter + flen, sizeof(filter) - flen, ")");
     }
+    if (only_id > 0)
+        snprintf(filter + flen, sizeof(filter) - flen, " AND id = ?");
     n = snprintf(sql, sizeof(sql), JOBS_CLAIM_SQL, filter,
                  db_sql_for(db, jobs_claim_lock_sqlite, jobs_claim_lock_pg));
     if (n < 0 || (size_t)n >= sizeof(sql)) {
@@ -305,6 +308,8 @@ jobs_claim_kinds(db_t *db, const char *worker, const char *const *kinds, size_t 
     idx = 7;
     for (i = 0; i < nkinds; i++)
         db_bind_cstr(st, idx++, kinds[i]);
+    if (only_id > 0)
+        db_bind_i64(st, idx++, only_id);
     rc = db_step(st);
     if (rc == SV_OK) {
         rc = SV_NOT_FOUND;
@@ -321,9 +326,25 @@ out:
 }
 
 int
+jobs_claim_kinds(db_t *db, const char *worker, const char *const *kinds, size_t nkinds,
+                 int64_t lease_ms, int64_t now, job_t *out)
+{
+    return jobs_claim_where(db, worker, kinds, nkinds, 0, lease_ms, now, out);
+}
+
+int
+jobs_claim_id(db_t *db, int64_t id, const char *worker, int64_t lease_ms, int64_t now,
+              job_t *out)
+{
+    if (id <= 0)
+        return SV_BAD_DATA;
+    return jobs_claim_where(db, worker, NULL, 0, id, lease_ms, now, out);
+}
+
+int
 jobs_claim(db_t *db, const char *worker, int64_t lease_ms, int64_t now, job_t *out)
 {
-    return jobs_claim_kinds(db, worker, NULL, 0, lease_ms, now, out);
+    return jobs_claim_where(db, worker, NULL, 0, 0, lease_ms, now, out);
 }
 
 /* A value for a placeholder of jobs_update_leased: text when is_text. */

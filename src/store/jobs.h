@@ -114,6 +114,15 @@ int jobs_claim_kinds(db_t *db, const char *worker, const char *const *kinds, siz
                      int64_t lease_ms, int64_t now, job_t *out);
 
 /*
+ * Claims the job with this id if it is runnable now (as jobs_claim would
+ * take it), for a process that created a job and runs it itself (the
+ * `ingest` command). SV_NOT_FOUND when it is not runnable (absent, done,
+ * failed, or leased to someone else).
+ */
+int jobs_claim_id(db_t *db, int64_t id, const char *worker, int64_t lease_ms, int64_t now,
+                  job_t *out);
+
+/*
  * Reports progress (permille 0..1000; msg NULL keeps the previous message)
  * and renews the lease to now + lease_ms. SV_CONFLICT if lease_token no
  * longer holds the job (the lease was lost: stop working on it), SV_BAD_DATA

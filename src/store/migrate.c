@@ -70,10 +70,33 @@ typedef struct {
     ");"                                                                                       \
     "CREATE UNIQUE INDEX users_email_lower_idx ON users (lower(email));"
 
+/* Version 2: media assets. An asset is one uploaded or ingested source and
+ * everything made from it; its state follows the ingest job. */
+#define MIGRATION_2(ID_DDL)                                                                    \
+    "CREATE TABLE assets ("                                                                    \
+    " id " ID_DDL ","                                                                          \
+    " title TEXT NOT NULL,"                                                                    \
+    " state TEXT NOT NULL DEFAULT 'queued'"                                                    \
+    "  CHECK (state IN ('queued', 'probing', 'probed', 'transcoding', 'packaging',"            \
+    "   'ready', 'failed')),"                                                                  \
+    " source_name TEXT NOT NULL,"                                                              \
+    " source_path TEXT NOT NULL,"                                                              \
+    " source_size BIGINT NOT NULL DEFAULT 0,"                                                  \
+    " options TEXT NOT NULL DEFAULT '{}',"                                                     \
+    " probe TEXT,"                                                                             \
+    " duration_ms BIGINT,"                                                                     \
+    " error TEXT,"                                                                             \
+    " job_id BIGINT,"                                                                          \
+    " created_at_ms BIGINT NOT NULL,"                                                          \
+    " updated_at_ms BIGINT NOT NULL"                                                           \
+    ");"                                                                                       \
+    "CREATE INDEX assets_state_idx ON assets (state, id);"
+
 /* Ordered by version; append only. */
 static const migration_t migrate_list[] = {
     {1, "jobs and users", MIGRATION_1("INTEGER PRIMARY KEY"),
      MIGRATION_1("BIGSERIAL PRIMARY KEY")},
+    {2, "assets", MIGRATION_2("INTEGER PRIMARY KEY"), MIGRATION_2("BIGSERIAL PRIMARY KEY")},
 };
 
 #define MIGRATE_COUNT (sizeof(migrate_list) / sizeof(migrate_list[0]))

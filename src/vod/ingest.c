@@ -1,0 +1,275 @@
+/*
+ * ingest.c: placing sources and the asset.ingest job.
+ */
+#include "vod/ingest.h"
+#include "base/jsonx.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "media/probe.h"
+#include "store/jobs.h"
+#include "vod/assets.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- files ---- */
+
+static int
+ingest_mkdir(const char *path)
+{
+    return mkdir(path, 0755) == 0 || errno == EEXIST ? SV_OK : SV_IO;
+}
+
+static int
+ingest_rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Removes a directory tree if it exists. */
+static void
+ingest_remove_tree(const char *path)
+{
+    nftw(path, ingest_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Copies src to dst (created, not existing) with copy_file_range. */
+static int
+ingest_copy(const char *src, const char *dst, char *err, size_t errlen)
+{
+    int in = -1, out = -1, rc = SV_IO;
+    struct stat sb;
+
+    in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0 || fstat(in, &sb) != 0) {
+        snprintf(err, errlen, "cannot read %s: %s", src, strerror(errno));
+        goto out;
+    }
+    out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (out < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", dst, strerror(errno));
+        goto out;
+    }
+    off_t left = sb.st_size;
+    while (left > 0) {
+        ssize_t n = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(err, errlen, "copying %s: %s", src,
+                     n < 0 ? strerror(errno) : "short file");
+            goto out;
+        }
+        left -= n;
+    }
+    rc = SV_OK;
+out:
+    if (in >= 0)
+        close(in);
+    if (out >= 0 && close(out) != 0 && rc == SV_OK) {
+        snprintf(err, errlen, "writing %s: %s", dst, strerror(errno));
+        rc = SV_IO;
+    }
+    if (rc != SV_OK && out >= 0)
+        unlink(dst);
+    return rc;
+}
+
+/* "source" plus the source's extension when it is short and plain (it helps
+ * libavformat guess the container), into out. */
+static void
+ingest_source_file_name(const char *source, char *out, size_t cap)
+{
+    const char *base = strrchr(source, '/');
+    const char *dot = strrchr(base ? base + 1 : source, '.');
+    size_t n = dot ? strlen(dot + 1) : 0;
+    bool plain = n > 0 && n <= 8;
+    for (size_t i = 0; plain && i < n; i++) {
+        char c = dot[1 + i];
+        plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    }
+    snprintf(out, cap, plain ? "source.%s" : "source", plain ? dot + 1 : "");
+}
+
+int
+ingest_submit(db_t *db, const config_t *cfg, const char *source, const ingest_options_t *opt,
+              int64_t *asset_id, int64_t *job_id, char *err, size_t errlen)
+{
+    char dir[ASSET_PATH_MAX], dest[ASSET_PATH_MAX], fname[32], payload[64], options[64];
+    const char *base = strrchr(source, '/');
+    const char *name = base ? base + 1 : source;
+    struct stat sb;
+    int64_t id = 0, jid = 0;
+    int rc;
+
+    if (stat(source, &sb) != 0) {
+        snprintf(err, errlen, "cannot read %s: %s", source, strerror(errno));
+        return errno == ENOENT ? SV_NOT_FOUND : SV_IO;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(err, errlen, "%s is not a regular file", source);
+        return SV_BAD_DATA;
+    }
+    snprintf(options, sizeof(options), "{\"no_transcode\":%s}",
+             opt->no_transcode ? "true" : "false");
+    rc = assets_create(db, opt->title ? opt->title : name,
+                       opt->source_name ? opt->source_name : name, "", (int64_t)sb.st_size,
+                       options, &id, err, errlen);
+    if (rc != SV_OK)
+        return rc;
+
+    /* Place the source: data_dir/sources/<id>/source.<ext>. */
+    if (snprintf(dir, sizeof(dir), "%s/sources", cfg->data_dir) < (int)sizeof(dir))
+        ingest_mkdir(dir);
+    if ((rc = assets_source_dir(cfg->data_dir, id, dir, sizeof(dir))) != SV_OK ||
+        (rc = ingest_mkdir(dir)) != SV_OK) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    /* The declared name carries the extension (an upload's spool file has none). */
+    ingest_source_file_name(opt->source_name ? opt->source_name : name, fname, sizeof(fname));
+    if (snprintf(dest, sizeof(dest), "%s/%s", dir, fname) >= (int)sizeof(dest)) {
+        snprintf(err, errlen, "data directory path too long");
+        rc = SV_TOO_BIG;
+        goto fail;
+    }
+    if (opt->move && rename(source, dest) == 0) {
+        rc = SV_OK;
+    } else if (link(source, dest) == 0) {
+        rc = SV_OK;
+    } else {
+        rc = ingest_copy(source, dest, err, errlen);
+        if (rc != SV_OK)
+            goto fail;
+    }
+    if ((rc = assets_set_source(db, id, dest, (int64_t)sb.st_size)) != SV_OK)
+        goto dbfail;
+    snprintf(payload, sizeof(payload), "{\"asset_id\":%lld}", (long long)id);
+    if ((rc = jobs_enqueue(db, INGEST_JOB_KIND, payload, 0, (int)cfg->job_max_attempts, 0,
+                           &jid)) != SV_OK ||
+        (rc = assets_set_job(db, id, jid)) != SV_OK)
+        goto dbfail;
+    *asset_id = id;
+    *job_id = jid;
+    return SV_OK;
+
+dbfail:
+    snprintf(err, errlen, "cannot record the asset: %s (%s)", status_text(rc),
+             db_last_error(db));
+fail:
+    ingest_remove_tree(dir);
+    assets_set_state(db, id, ASSET_FAILED, err);
+    return rc;
+}
+
+/* ---- the job ---- */
+
+typedef struct {
+    const config_t *cfg;
+} ingest_ctx_t;
+
+static int
+ingest_fail(jobrunner_ctx_t *ctx, db_t *db, const config_t *cfg, int64_t id, int rc,
+            const char *reason)
+{
+    char out[ASSET_PATH_MAX];
+    /* Whatever this job made for the asset goes; the source stays for a retry
+     * or a look. */
+    snprintf(out, sizeof(out), "%s/media/vod/%lld", cfg->data_dir, (long long)id);
+    ingest_remove_tree(out);
+    /* Bad input does not get better by trying again; I/O and time may. */
+    bool retry = rc == SV_IO || rc == SV_TIMEOUT || rc == SV_BUSY || rc == SV_NO_MEMORY;
+    assets_set_state(db, id, ASSET_FAILED, reason);
+    jobrunner_set_error(ctx, retry, "%s", reason);
+    log_info("ingest", "asset %lld failed: %s", (long long)id, reason);
+    return rc;
+}
+
+static int
+ingest_job(jobrunner_ctx_t *ctx, const job_t *job)
+{
+    const config_t *cfg = jobrunner_arg(ctx);
+    db_t *db = jobrunner_db(ctx);
+    json_t *payload = NULL, *pj = NULL;
+    probe_limits_t limits;
+    probe_t *probe = NULL;
+    asset_t a;
+    char err[512], msg[128];
+    char *probe_text = NULL;
+    int64_t id;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    if (jsonx_parse(str_make(job->payload, job->payload_len), 8, &payload, err, sizeof(err)) !=
+            SV_OK ||
+        !json_is_integer(json_object_get(payload, "asset_id"))) {
+        json_decref(payload);
+        jobrunner_set_error(ctx, false, "payload must be {\"asset_id\": N}");
+        return SV_BAD_DATA;
+    }
+    id = json_integer_value(json_object_get(payload, "asset_id"));
+    json_decref(payload);
+    rc = assets_get(db, id, &a);
+    if (rc != SV_OK) {
+        jobrunner_set_error(ctx, rc != SV_NOT_FOUND, "asset %lld: %s", (long long)id,
+                            status_text(rc));
+        return rc;
+    }
+
+    assets_set_state(db, id, ASSET_PROBING, NULL);
+    jobrunner_progress(ctx, 10, "probing the source");
+    limits.max_width = (int)cfg->media_max_width;
+    limits.max_height = (int)cfg->media_max_height;
+    limits.max_duration_ms = cfg->media_max_duration_ms;
+    limits.timeout_ms = (uint64_t)cfg->media_probe_timeout_ms;
+    probe = calloc(1, sizeof(*probe)); /* large: not on the stack */
+    if (probe == NULL) {
+        rc = ingest_fail(ctx, db, cfg, id, SV_NO_MEMORY, "out of memory");
+        goto out;
+    }
+    rc = probe_file(a.source_path, &limits, probe, err, sizeof(err));
+    if (rc == SV_OK)
+        rc = probe_check(probe, &limits, err, sizeof(err));
+    if (rc != SV_OK) {
+        rc = ingest_fail(ctx, db, cfg, id, rc, err);
+        goto out;
+    }
+    pj = probe_to_json(probe);
+    probe_text = pj ? json_dumps(pj, JSON_COMPACT) : NULL;
+    if (probe_text == NULL) {
+        rc = ingest_fail(ctx, db, cfg, id, SV_NO_MEMORY, "out of memory");
+        goto out;
+    }
+    if ((rc = assets_set_probe(db, id, probe_text, probe->duration_ms)) != SV_OK ||
+        (rc = assets_set_state(db, id, ASSET_PROBED, NULL)) != SV_OK) {
+        jobrunner_set_error(ctx, true, "recording the probe: %s (%s)", status_text(rc),
+                            db_last_error(db));
+        goto out;
+    }
+    snprintf(msg, sizeof(msg), "probed: %u stream%s, %lld.%03lld s", probe->nstreams,
+             probe->nstreams == 1 ? "" : "s", (long long)(probe->duration_ms / 1000),
+             (long long)(probe->duration_ms % 1000));
+    jobrunner_progress(ctx, 1000, msg);
+    log_info("ingest", "asset %lld %s", (long long)id, msg);
+out:
+    free(probe_text);
+    json_decref(pj);
+    free(probe);
+    assets_free(&a);
+    return rc;
+}
+
+int
+ingest_register(jobrunner_t *jr, const config_t *cfg)
+{
+    return jobrunner_register(jr, INGEST_JOB_KIND, ingest_job, (void *)cfg);
+}

@@ -1,0 +1,40 @@
+/*
+ * ingest.h: a source becomes an asset.
+ *
+ * ingest_submit() records the asset, places the source under
+ * data_dir/sources/<id>/ (moved, hard-linked, or copied), and queues an
+ * "asset.ingest" job. The job (ingest_register() installs its handler)
+ * probes the source and applies the ingest rules; a source that fails them
+ * leaves the asset failed with the reason and removes whatever output the
+ * job had made. Transcoding and packaging are the next stages of this job
+ * (not written yet): today a good source ends the job in state "probed".
+ */
+#ifndef SV_INGEST_H
+#define SV_INGEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/config.h"
+#include "store/db.h"
+#include "store/jobrunner.h"
+
+#define INGEST_JOB_KIND "asset.ingest"
+
+typedef struct {
+    const char *title;       /* NULL: the source's file name */
+    const char *source_name; /* NULL: the source's file name */
+    bool no_transcode;       /* package as is (mezzanine workflow) */
+    bool move; /* rename the source into place (an upload spooled on the same disk) */
+} ingest_options_t;
+
+/* SV_OK with *asset_id and *job_id; otherwise err says why (and no asset is
+ * left behind half made: it is marked failed with the reason). */
+int ingest_submit(db_t *db, const config_t *cfg, const char *source,
+                  const ingest_options_t *opt, int64_t *asset_id, int64_t *job_id, char *err,
+                  size_t errlen);
+
+/* Registers the asset.ingest handler; cfg must outlive the runner. */
+int ingest_register(jobrunner_t *jr, const config_t *cfg);
+
+#endif
