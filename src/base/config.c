@@ -89,6 +89,7 @@ typedef struct {
     }
 
 static const char *const config_log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
+static const char *const config_video_codecs[] = {"h264", "hevc", "av1", NULL};
 static const char *const config_log_formats[] = {"json", "text", NULL};
 
 static const config_key_t config_keys[] = {
@@ -163,6 +164,11 @@ static const config_key_t config_keys[] = {
                  "Longest source accepted at ingest."),
     KEY_DURATION(NULL, media_probe_timeout, "30s", CONFIG_SEC, CONFIG_HOUR,
                  "Time allowed to open a source and read its streams."),
+    KEY_TEXT(NULL, video_ladder, CONFIG_STRING, 1, NULL,
+             "1080:5000,720:3000,480:1400,360:800,240:400",
+             "ABR ladder: SHORT_SIDE:KBPS rungs, highest first (H.264 kbit/s at 16:9)."),
+    KEY_TEXT(NULL, video_codec, CONFIG_ENUM, 0, config_video_codecs, "h264",
+             "Video codec of the ladder: h264, hevc or av1."),
     KEY_NUM("job queue", job_workers, CONFIG_INT, "2", 0, 256,
             "Threads that run background jobs; 0 runs none in this process."),
     KEY_DURATION(NULL, job_lease, "1m", CONFIG_SEC, 24 * CONFIG_HOUR,

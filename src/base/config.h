@@ -69,6 +69,8 @@ typedef struct config {
     int64_t media_max_height;
     int64_t media_max_duration_ms;
     int64_t media_probe_timeout_ms;
+    char video_ladder[256]; /* video_ladder: "1080:5000,720:3000,..." */
+    char video_codec[16];   /* video_codec: h264, hevc, av1 */
 
     /* job queue */
     int64_t job_workers;

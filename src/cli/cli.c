@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "media/ladder.h"
 #include "store/db.h"
 #include "store/migrate.h"
 
@@ -120,6 +121,14 @@ cli_parse(cli_t *cli, int argc, char **argv, char **envp)
     }
     if (config_validate(&cli->cfg, err, sizeof(err)) != SV_OK) {
         fprintf(stderr, "streamverse: %s\n", err);
+        return 2;
+    }
+    /* Settings whose syntax belongs to a module above base are checked here,
+     * so a bad one stops every command at start with the key named. */
+    ladder_spec_t ladder;
+    char lerr[200];
+    if (ladder_parse(cli->cfg.video_ladder, &ladder, lerr, sizeof(lerr)) != SV_OK) {
+        fprintf(stderr, "streamverse: video_ladder: %s\n", lerr);
         return 2;
     }
     return 0;

@@ -92,11 +92,15 @@ typedef struct {
     ");"                                                                                       \
     "CREATE INDEX assets_state_idx ON assets (state, id);"
 
+/* Version 3: the ladder planned for an asset (JSON), once its source is probed. */
+#define MIGRATION_3 "ALTER TABLE assets ADD COLUMN plan TEXT;"
+
 /* Ordered by version; append only. */
 static const migration_t migrate_list[] = {
     {1, "jobs and users", MIGRATION_1("INTEGER PRIMARY KEY"),
      MIGRATION_1("BIGSERIAL PRIMARY KEY")},
     {2, "assets", MIGRATION_2("INTEGER PRIMARY KEY"), MIGRATION_2("BIGSERIAL PRIMARY KEY")},
+    {3, "asset ladder plans", MIGRATION_3, MIGRATION_3},
 };
 
 #define MIGRATE_COUNT (sizeof(migrate_list) / sizeof(migrate_list[0]))

@@ -156,6 +156,13 @@ assets_set_state(db_t *db, int64_t id, asset_state_t state, const char *error)
 }
 
 int
+assets_set_plan(db_t *db, int64_t id, const char *plan_json)
+{
+    return assets_update(db, "UPDATE assets SET plan = ?, updated_at_ms = ? WHERE id = ?", id,
+                         plan_json, NULL, NULL, NULL);
+}
+
+int
 assets_set_probe(db_t *db, int64_t id, const char *probe_json, int64_t duration_ms)
 {
     return assets_update(db,
@@ -166,7 +173,7 @@ assets_set_probe(db_t *db, int64_t id, const char *probe_json, int64_t duration_
 
 #define ASSETS_COLUMNS                                                                         \
     "id, title, state, source_name, source_path, source_size, options, probe, duration_ms,"    \
-    " error, job_id, created_at_ms, updated_at_ms"
+    " error, job_id, created_at_ms, updated_at_ms, plan"
 
 static char *
 assets_dup_column(db_stmt_t *st, int col)
@@ -199,7 +206,9 @@ assets_row_read(db_stmt_t *st, asset_t *a)
     a->job_id = db_column_is_null(st, 10) ? 0 : db_column_i64(st, 10);
     a->created_at_ms = db_column_i64(st, 11);
     a->updated_at_ms = db_column_i64(st, 12);
-    if ((!db_column_is_null(st, 6) && a->options == NULL) ||
+    a->plan = assets_dup_column(st, 13);
+    if ((!db_column_is_null(st, 13) && a->plan == NULL) ||
+        (!db_column_is_null(st, 6) && a->options == NULL) ||
         (!db_column_is_null(st, 7) && a->probe == NULL) ||
         (!db_column_is_null(st, 9) && a->error == NULL)) {
         assets_free(a);
@@ -214,7 +223,8 @@ assets_free(asset_t *a)
     free(a->options);
     free(a->probe);
     free(a->error);
-    a->options = a->probe = a->error = NULL;
+    free(a->plan);
+    a->options = a->probe = a->error = a->plan = NULL;
 }
 
 int
@@ -299,6 +309,7 @@ assets_to_json(const asset_t *a)
                         a->duration_ms ? json_real(a->duration_ms / 1000.0) : json_null());
     json_object_set_new(o, "options", assets_json_field(a->options));
     json_object_set_new(o, "probe", assets_json_field(a->probe));
+    json_object_set_new(o, "plan", assets_json_field(a->plan));
     json_object_set_new(o, "job_id", a->job_id ? json_integer(a->job_id) : json_null());
     json_object_set_new(o, "created_at", assets_time_json(a->created_at_ms));
     json_object_set_new(o, "updated_at", assets_time_json(a->updated_at_ms));

@@ -28,7 +28,7 @@ typedef enum {
 #define ASSET_NAME_MAX 256
 #define ASSET_PATH_MAX 1280 /* a data_dir (CONFIG_STR_MAX) plus what goes under it */
 
-/* A copy of one row; probe, options and error are malloc'd: assets_free(). */
+/* A copy of one row; probe, plan, options and error are malloc'd: assets_free(). */
 typedef struct {
     int64_t id;
     char title[ASSET_TITLE_MAX];
@@ -38,6 +38,7 @@ typedef struct {
     int64_t source_size;
     char *options; /* JSON object */
     char *probe;   /* JSON object, NULL until probed */
+    char *plan;    /* JSON object: the renditions to make, NULL until probed */
     int64_t duration_ms;
     char *error; /* NULL unless failed */
     int64_t job_id;
@@ -56,6 +57,7 @@ int assets_set_job(db_t *db, int64_t id, int64_t job_id);
 /* Sets the state; error is stored for ASSET_FAILED and cleared otherwise. */
 int assets_set_state(db_t *db, int64_t id, asset_state_t state, const char *error);
 int assets_set_probe(db_t *db, int64_t id, const char *probe_json, int64_t duration_ms);
+int assets_set_plan(db_t *db, int64_t id, const char *plan_json);
 
 int assets_get(db_t *db, int64_t id, asset_t *out); /* SV_NOT_FOUND */
 void assets_free(asset_t *a);

@@ -5,6 +5,7 @@
 #include "base/jsonx.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "media/ladder.h"
 #include "media/probe.h"
 #include "store/jobs.h"
 #include "vod/assets.h"
@@ -171,6 +172,106 @@ fail:
     return rc;
 }
 
+/* ---- the plan ---- */
+
+/* The stream the ladder is made from: the default video stream, else the first. */
+static const probe_stream_t *
+ingest_main_video(const probe_t *p)
+{
+    const probe_stream_t *first = NULL;
+    for (unsigned i = 0; i < p->nstreams; i++) {
+        const probe_stream_t *s = &p->streams[i];
+        if (s->kind != PROBE_VIDEO || !s->decodable)
+            continue;
+        if (s->is_default)
+            return s;
+        if (first == NULL)
+            first = s;
+    }
+    return first;
+}
+
+/*
+ * The renditions this source will become: the video ladder planned from its
+ * main video stream, and one AAC-LC stereo rendition per audio language (the
+ * first stream of each language; streams without a language count as one).
+ * A new JSON object, or NULL (err says why).
+ */
+static json_t *
+ingest_plan(const config_t *cfg, const probe_t *p, char *err, size_t errlen)
+{
+    ladder_spec_t spec;
+    ladder_codec_t codec;
+    ladder_t *ladder = NULL;
+    json_t *plan = NULL, *video = NULL, *audio = NULL;
+    const probe_stream_t *v = ingest_main_video(p);
+    int rc;
+
+    if (ladder_parse(cfg->video_ladder, &spec, err, errlen) != SV_OK ||
+        ladder_codec_parse(cfg->video_codec, &codec) != SV_OK)
+        return NULL;
+    plan = json_object();
+    video = json_array();
+    audio = json_array();
+    ladder = calloc(1, sizeof(*ladder));
+    if (plan == NULL || video == NULL || audio == NULL || ladder == NULL)
+        goto nomem;
+    if (v) {
+        rc = ladder_plan(&spec, codec, v->width, v->height, v->sar_num, v->sar_den, v->fps_num,
+                         v->fps_den, ladder);
+        if (rc != SV_OK) {
+            snprintf(err, errlen, "stream #%d: no ladder for %dx%d", v->index, v->width,
+                     v->height);
+            goto fail;
+        }
+        for (unsigned i = 0; i < ladder->n; i++) {
+            const ladder_rung_t *r = &ladder->rungs[i];
+            json_t *o =
+                json_pack("{s:s,s:i,s:i,s:I,s:I,s:I,s:o}", "name", r->name, "width", r->width,
+                          "height", r->height, "bitrate", (json_int_t)r->bitrate, "maxrate",
+                          (json_int_t)r->maxrate, "bufsize", (json_int_t)r->bufsize,
+                          "frame_rate", json_sprintf("%d/%d", r->fps_num, r->fps_den));
+            if (o == NULL || json_array_append_new(video, o) != 0)
+                goto nomem;
+            if (r->h264_level)
+                json_object_set_new(
+                    o, "level", json_sprintf("%d.%d", r->h264_level / 10, r->h264_level % 10));
+        }
+        json_object_set_new(plan, "source_video_stream", json_integer(v->index));
+    }
+    for (unsigned i = 0; i < p->nstreams; i++) {
+        const probe_stream_t *s = &p->streams[i];
+        bool seen = false;
+        if (s->kind != PROBE_AUDIO || !s->decodable)
+            continue;
+        for (unsigned k = 0; k < i; k++) {
+            const probe_stream_t *t = &p->streams[k];
+            if (t->kind == PROBE_AUDIO && t->decodable && strcmp(t->language, s->language) == 0)
+                seen = true;
+        }
+        if (seen)
+            continue;
+        json_t *o = json_pack("{s:i,s:s,s:s,s:i,s:i,s:i}", "source_stream", s->index,
+                              "language", s->language[0] ? s->language : "und", "codec", "aac",
+                              "channels", 2, "sample_rate", 48000, "bitrate", 128000);
+        if (o == NULL || json_array_append_new(audio, o) != 0)
+            goto nomem;
+    }
+    json_object_set_new(plan, "codec", json_string(ladder_codec_name(codec)));
+    json_object_set_new(plan, "video", video);
+    json_object_set_new(plan, "audio", audio);
+    free(ladder);
+    return plan;
+nomem:
+    snprintf(err, errlen, "out of memory");
+fail:
+    free(ladder);
+    json_decref(video);
+    json_decref(audio);
+    json_decref(plan);
+    return NULL;
+}
+
 /* ---- the job ---- */
 
 typedef struct {
@@ -199,12 +300,12 @@ ingest_job(jobrunner_ctx_t *ctx, const job_t *job)
 {
     const config_t *cfg = jobrunner_arg(ctx);
     db_t *db = jobrunner_db(ctx);
-    json_t *payload = NULL, *pj = NULL;
+    json_t *payload = NULL, *pj = NULL, *plan = NULL;
     probe_limits_t limits;
     probe_t *probe = NULL;
     asset_t a;
     char err[512], msg[128];
-    char *probe_text = NULL;
+    char *probe_text = NULL, *plan_text = NULL;
     int64_t id;
     int rc;
 
@@ -249,7 +350,15 @@ ingest_job(jobrunner_ctx_t *ctx, const job_t *job)
         rc = ingest_fail(ctx, db, cfg, id, SV_NO_MEMORY, "out of memory");
         goto out;
     }
+    plan = ingest_plan(cfg, probe, err, sizeof(err));
+    plan_text = plan ? json_dumps(plan, JSON_COMPACT) : NULL;
+    if (plan_text == NULL) {
+        rc = ingest_fail(ctx, db, cfg, id, plan ? SV_NO_MEMORY : SV_BAD_DATA,
+                         plan ? "out of memory" : err);
+        goto out;
+    }
     if ((rc = assets_set_probe(db, id, probe_text, probe->duration_ms)) != SV_OK ||
+        (rc = assets_set_plan(db, id, plan_text)) != SV_OK ||
         (rc = assets_set_state(db, id, ASSET_PROBED, NULL)) != SV_OK) {
         jobrunner_set_error(ctx, true, "recording the probe: %s (%s)", status_text(rc),
                             db_last_error(db));
@@ -262,6 +371,8 @@ ingest_job(jobrunner_ctx_t *ctx, const job_t *job)
     log_info("ingest", "asset %lld %s", (long long)id, msg);
 out:
     free(probe_text);
+    free(plan_text);
+    json_decref(plan);
     json_decref(pj);
     free(probe);
     assets_free(&a);

@@ -100,6 +100,17 @@ def test_cli_refuses_bad_inputs_with_the_reason():
     check("missing.mp4" in err, "names the file: %r" % err)
 
 
+def test_each_audio_language_becomes_a_rendition():
+    ffmpeg("-f", "lavfi", "-i", "testsrc=duration=2:size=320x180", "-f", "lavfi", "-i", "sine=duration=2",
+           "-f", "lavfi", "-i", "sine=frequency=880:duration=2", "-f", "lavfi", "-i", "sine=frequency=660:duration=2",
+           "-map", "0", "-map", "1", "-map", "2", "-map", "3", "-c:v", "libx264", "-preset", "ultrafast",
+           "-c:a", "aac", "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
+           "-metadata:s:a:2", "language=eng", "langs.mp4")
+    rc, aid, err = ingest(os.path.join(work, "langs.mp4"), srv.data)
+    check_eq(rc, 0, "exit status (%s)" % err)
+    ids["langs"] = aid
+
+
 def test_cli_refuses_a_picture_over_the_configured_limit():
     data = os.path.join(work, "limits")
     rc, aid, err = ingest(os.path.join(work, "clip.mp4"), data, "--media-max-width", "320")
@@ -116,7 +127,20 @@ def test_api_shows_probe_and_failures():
     v, s = a["probe"]["streams"]
     check_eq((v["type"], v["codec"], v["width"], v["height"]), ("video", "h264", 640, 360), "video")
     check_eq((s["type"], s["codec"], s["sample_rate"]), ("audio", "aac", 44100), "audio")
-    check_eq(get_asset(ids["audio"])["state"], "probed", "audio-only state")
+    plan = a["plan"]
+    check_eq(plan["codec"], "h264", "plan codec")
+    check_eq([(r["name"], r["width"], r["height"]) for r in plan["video"]],
+             [("360p", 640, 360), ("240p", 426, 240)], "ladder never above the 640x360 source")
+    check_eq(plan["video"][0]["bitrate"], 800000, "360p bitrate")
+    check_eq(plan["video"][0]["frame_rate"], "25/1", "frame rate kept")
+    check_eq(len(plan["audio"]), 1, "one audio rendition")
+    audio = get_asset(ids["audio"])
+    check_eq(audio["state"], "probed", "audio-only state")
+    check_eq(audio["plan"]["video"], [], "audio-only: no video rungs")
+    check_eq([x["codec"] for x in audio["plan"]["audio"]], ["aac"], "audio-only: one AAC rendition")
+    langs = get_asset(ids["langs"])["plan"]["audio"]
+    check_eq([(x["language"], x["source_stream"]) for x in langs], [("eng", 1), ("fra", 2)],
+             "one rendition per language, the first stream of each")
     for name, reason in BAD:
         b = get_asset(ids[name])
         check_eq(b["state"], "failed", "%s state" % name)
@@ -231,6 +255,7 @@ def main():
     tests = [
         test_cli_ingests_a_clip_and_prints_the_id_last,
         test_cli_refuses_bad_inputs_with_the_reason,
+        test_each_audio_language_becomes_a_rendition,
         test_cli_refuses_a_picture_over_the_configured_limit,
         test_api_shows_probe_and_failures,
         test_upload_small_and_spooled_bodies,

@@ -168,10 +168,22 @@ TEST(apply_under_every_fault_is_all_or_nothing)
         CHECK_INT(table_count(db, "users"), v1);
         if (!fired)
             break;
-        /* Start from scratch for the next fault position. */
-        CHECK_INT(db_exec(db, "DROP TABLE IF EXISTS jobs; DROP TABLE IF EXISTS users;"
-                              " DROP TABLE IF EXISTS schema_migrations"),
-                  SV_OK);
+        /* Start from scratch for the next fault position: drop every table
+         * (whatever later migrations add). */
+        char names[32][64];
+        int nt = 0;
+        db_stmt_t *st = NULL;
+        if (db_prepare(db, "SELECT name FROM sqlite_master WHERE type = 'table'"
+                           " AND name NOT LIKE 'sqlite_%'", &st) == SV_OK) {
+            while (nt < 32 && db_step(st) == DB_ROW)
+                str_copy_cstr(names[nt++], sizeof(names[0]), db_column_text(st, 0));
+        }
+        db_finalize(st);
+        for (int t = 0; t < nt; t++) {
+            char sql[128];
+            snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS %.63s", names[t]);
+            CHECK_INT(db_exec(db, sql), SV_OK);
+        }
     }
     CHECK(failures >= 5);
     CHECK_INT(migrate_apply(db, &applied, err, sizeof(err)), SV_OK);
