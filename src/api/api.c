@@ -246,8 +246,6 @@ api_job_json(const job_t *j)
 
 typedef struct {
     json_t *items;
-    int64_t last_id;
-    int n;
 } api_job_page_t;
 
 static int
@@ -257,8 +255,6 @@ api_job_page_add(void *arg, const job_t *job)
     json_t *o = api_job_json(job);
     if (o == NULL || json_array_append_new(pg->items, o) != 0)
         return SV_NO_MEMORY;
-    pg->last_id = job->id;
-    pg->n++;
     return SV_OK;
 }
 
@@ -293,12 +289,40 @@ api_page_params(http_request_t *r, int64_t *limit, int64_t *after)
     return SV_OK;
 }
 
+/*
+ * Answers a page by the API's conventions from items fetched with limit + 1
+ * (one more than asked tells whether another page follows): the extra item
+ * is dropped and the last kept id becomes next_cursor (null on the last
+ * page). items is not consumed.
+ */
+static int
+api_respond_page(http_request_t *r, json_t *items, int64_t limit)
+{
+    char cursor[24] = "";
+    json_t *doc;
+    int rc;
+
+    if ((int64_t)json_array_size(items) > limit) {
+        json_array_remove(items, (size_t)limit);
+        json_t *last = json_array_get(items, (size_t)limit - 1);
+        snprintf(cursor, sizeof(cursor), "%lld",
+                 (long long)json_integer_value(json_object_get(last, "id")));
+    }
+    doc = json_pack("{s:O,s:o}", "items", items, "next_cursor",
+                    cursor[0] ? json_string(cursor) : json_null());
+    if (doc == NULL)
+        return SV_NO_MEMORY;
+    http_header_add(r, "Cache-Control", "no-store");
+    rc = http_respond_json(r, 200, doc);
+    json_decref(doc);
+    return rc;
+}
+
 static int
 api_jobs_list(http_request_t *r)
 {
     api_t *api = api_of(r);
     api_job_page_t pg = {0};
-    json_t *doc = NULL;
     const char *state = NULL;
     int64_t limit, after;
     db_t *db;
@@ -325,23 +349,8 @@ api_jobs_list(http_request_t *r)
     rc = jobs_list(db, state, after, (int)limit + 1, api_job_page_add, &pg);
     if (rc != SV_OK)
         goto out;
-    char cursor[24] = "";
-    if (pg.n > limit) {
-        json_array_remove(pg.items, (size_t)limit);
-        json_t *last = json_array_get(pg.items, (size_t)limit - 1);
-        snprintf(cursor, sizeof(cursor), "%lld",
-                 (long long)json_integer_value(json_object_get(last, "id")));
-    }
-    doc = json_pack("{s:O,s:o}", "items", pg.items, "next_cursor",
-                    cursor[0] ? json_string(cursor) : json_null());
-    if (doc == NULL) {
-        rc = SV_NO_MEMORY;
-        goto out;
-    }
-    http_header_add(r, "Cache-Control", "no-store");
-    rc = http_respond_json(r, 200, doc);
+    rc = api_respond_page(r, pg.items, limit);
 out:
-    json_decref(doc);
     json_decref(pg.items);
     return rc;
 }
@@ -466,7 +475,6 @@ out:
 
 typedef struct {
     json_t *items;
-    int n;
 } api_asset_page_t;
 
 static int
@@ -476,7 +484,6 @@ api_asset_page_add(void *arg, const asset_t *a)
     json_t *o = assets_to_json(a);
     if (o == NULL || json_array_append_new(pg->items, o) != 0)
         return SV_NO_MEMORY;
-    pg->n++;
     return SV_OK;
 }
 
@@ -485,7 +492,6 @@ api_assets_list(http_request_t *r)
 {
     api_t *api = api_of(r);
     api_asset_page_t pg = {0};
-    json_t *doc = NULL;
     int64_t limit, after;
     db_t *db;
     int rc;
@@ -502,23 +508,8 @@ api_assets_list(http_request_t *r)
     rc = assets_list(db, after, (int)limit + 1, api_asset_page_add, &pg);
     if (rc != SV_OK)
         goto out;
-    char cursor[24] = "";
-    if (pg.n > limit) {
-        json_array_remove(pg.items, (size_t)limit);
-        json_t *last = json_array_get(pg.items, (size_t)limit - 1);
-        snprintf(cursor, sizeof(cursor), "%lld",
-                 (long long)json_integer_value(json_object_get(last, "id")));
-    }
-    doc = json_pack("{s:O,s:o}", "items", pg.items, "next_cursor",
-                    cursor[0] ? json_string(cursor) : json_null());
-    if (doc == NULL) {
-        rc = SV_NO_MEMORY;
-        goto out;
-    }
-    http_header_add(r, "Cache-Control", "no-store");
-    rc = http_respond_json(r, 200, doc);
+    rc = api_respond_page(r, pg.items, limit);
 out:
-    json_decref(doc);
     json_decref(pg.items);
     return rc;
 }
