@@ -11,6 +11,7 @@
  */
 #include "net/http_server.h"
 #include "net/http_parse.h"
+#include "net/http_stats.h"
 #include "net/loop.h"
 #include "base/clock.h"
 #include "base/log.h"
@@ -38,35 +39,11 @@
 #define HTTP_READ_CHUNK 16384
 #define HTTP_INLINE_FILE 32768 /* files up to this size leave with their head */
 #define HTTP_MAX_TARGET 8192
-#define HTTP_ACCESS_LOG_FLUSH 32768
 #define HTTP_BLOCKING_QUEUE 4096
 #define HTTP_LINGER_MS 2000
 /* Appends a string literal; its length comes from the compiler. */
 #define HTTP_APPEND_LIT(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
 #define HTTP_READ_BUDGET 16 /* reads of HTTP_READ_CHUNK per wake-up and connection */
-
-/* ---- metrics layout ---- */
-
-static const int http_metric_codes[] = {
-    100, 200, 201, 202, 204, 206, 301, 302, 303, 304, 307, 308, 400, 401, 403, 404, 405,
-    408, 409, 411, 412, 413, 414, 415, 416, 422, 429, 431, 500, 501, 502, 503, 504, 505};
-#define HTTP_NCODES (sizeof(http_metric_codes) / sizeof(http_metric_codes[0]))
-#define HTTP_NSLOTS (HTTP_NCODES + 1) /* last: any other code */
-
-static const double http_latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                             0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-#define HTTP_NBUCKETS (sizeof(http_latency_bounds) / sizeof(http_latency_bounds[0]) + 1)
-
-typedef struct {
-    _Atomic uint64_t count[HTTP_NSLOTS];
-    _Atomic uint64_t latency[HTTP_NBUCKETS];
-    _Atomic uint64_t latency_sum_us;
-} http_route_metrics_t;
-
-/* One writer (the loop), any reader: relaxed load + store is enough. */
-#define METRIC_ADD(x, n)                                                                       \
-    atomic_store_explicit(&(x), atomic_load_explicit(&(x), memory_order_relaxed) + (n),        \
-                          memory_order_relaxed)
 
 /* ---- types ---- */
 
@@ -155,16 +132,8 @@ struct http_loop {
     time_t date_sec;
     char date[CLOCK_HTTP_DATE_LEN + 1];
 
-    buf_t access_log;
     loop_timer_t log_timer;
-
-    http_route_metrics_t *metrics; /* nroutes + 1 (unmatched) */
-    _Atomic uint64_t open_conns;
-    _Atomic uint64_t bytes_total;
-    _Atomic uint64_t accepted_total;
-    _Atomic uint64_t rejected_total;
-    _Atomic uint64_t timeouts_total;
-    _Atomic uint64_t parked_now;
+    http_stats_t *stats; /* counters, histograms, access log */
 };
 
 struct http_server {
@@ -316,7 +285,7 @@ conn_on_timer(loop_timer_t *t)
         loop_timer_arm(c->hl->loop, &c->timer, c->deadline);
         return;
     }
-    METRIC_ADD(c->hl->timeouts_total, 1);
+    http_stats_add(c->hl->stats, HTTP_STAT_TIMEOUTS, 1);
     switch (c->state) {
     case CONN_HEAD:
     case CONN_BODY:
@@ -393,7 +362,7 @@ conn_request_free(http_conn_t *c)
         r->park = NULL;
         pk->r = NULL;
         loop_timer_disarm(c->hl->loop, &pk->timer);
-        METRIC_ADD(c->hl->parked_now, (uint64_t)-1);
+        http_stats_add(c->hl->stats, HTTP_STAT_PARKED, -1);
         if (atomic_fetch_sub(&pk->refs, 1) == 1)
             free(pk);
     }
@@ -1213,81 +1182,23 @@ out:
 
 /* ---- access log and metrics ---- */
 
-static size_t
-http_status_slot(int status)
-{
-    for (size_t i = 0; i < HTTP_NCODES; i++) {
-        if (http_metric_codes[i] == status)
-            return i;
-    }
-    return HTTP_NCODES;
-}
-
-static void
-http_access_log_flush(http_loop_t *hl)
-{
-    http_server_t *s = hl->srv;
-    size_t off = 0;
-    while (off < hl->access_log.len) {
-        ssize_t w =
-            write(s->cfg.access_log_fd, hl->access_log.data + off, hl->access_log.len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break; /* the log is best effort; the request is not failed for it */
-        off += (size_t)w;
-    }
-    buf_reset(&hl->access_log);
-}
-
 static void
 http_log_timer(loop_timer_t *t)
 {
     http_loop_t *hl = (http_loop_t *)((char *)t - offsetof(http_loop_t, log_timer));
-    if (hl->access_log.len)
-        http_access_log_flush(hl);
+    if (http_stats_log_pending(hl->stats))
+        http_stats_log_flush(hl->stats);
 }
 
 static void
 conn_log_request(http_conn_t *c)
 {
     http_loop_t *hl = c->hl;
-    http_server_t *s = hl->srv;
     http_request_t *r = c->req;
-    uint64_t dur_ns = clock_mono_ns() - r->start_ns;
-    unsigned ri = r->route ? r->route->index : (unsigned)s->nroutes;
-    http_route_metrics_t *m = &hl->metrics[ri];
-    double secs = (double)dur_ns / 1e9;
-    size_t b = 0;
+    size_t ri = r->route ? r->route->index : hl->srv->nroutes;
 
-    METRIC_ADD(m->count[http_status_slot(r->resp.status)], 1);
-    while (b < HTTP_NBUCKETS - 1 && secs > http_latency_bounds[b])
-        b++;
-    METRIC_ADD(m->latency[b], 1);
-    METRIC_ADD(m->latency_sum_us, dur_ns / 1000);
-    METRIC_ADD(hl->bytes_total, c->bytes_sent);
-
-    if (s->cfg.access_log_fd < 0 || (r->route && (r->route->flags & HTTP_ROUTE_NO_LOG)))
-        return;
-    char ts[CLOCK_ISO_LEN + 1];
-    buf_t *L = &hl->access_log;
-    clock_iso8601(clock_wall_ms(), ts);
-    buf_appendf(L, "{\"ts\":\"%s\",\"id\":\"%s\",\"remote\":\"", ts, r->id);
-    buf_append_json_escaped(L, str_from_cstr(r->remote));
-    buf_append_cstr(L, "\",\"method\":\"");
-    buf_append_json_escaped(L, r->method_name);
-    buf_append_cstr(L, "\",\"target\":\"");
-    buf_append_json_escaped(L, r->target.len > 2048 ? str_make(r->target.p, 2048) : r->target);
-    buf_appendf(L, "\",\"status\":%d,\"bytes\":%llu,\"ms\":%.3f,\"route\":\"", r->resp.status,
-                (unsigned long long)c->bytes_sent, (double)dur_ns / 1e6);
-    buf_append_cstr(L, r->route ? r->route->pattern : "");
-    buf_append_cstr(L, "\",\"ua\":\"");
-    str_t ua = http_header_get(r, "User-Agent");
-    buf_append_json_escaped(L, ua.len > 256 ? str_make(ua.p, 256) : ua);
-    buf_append_cstr(L, "\"}\n");
-    if (L->len >= HTTP_ACCESS_LOG_FLUSH)
-        http_access_log_flush(hl);
-    else if (!loop_timer_armed(&hl->log_timer))
+    http_stats_request(hl->stats, r, ri, c->bytes_sent, clock_mono_ns() - r->start_ns);
+    if (http_stats_log_pending(hl->stats) && !loop_timer_armed(&hl->log_timer))
         loop_timer_arm(hl->loop, &hl->log_timer, loop_now(hl->loop) + 1000);
 }
 
@@ -1437,7 +1348,7 @@ conn_close(http_conn_t *c)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     hl->nconns--;
-    METRIC_ADD(hl->open_conns, (uint64_t)-1);
+    http_stats_add(hl->stats, HTTP_STAT_OPEN, -1);
     atomic_fetch_sub(&hl->srv->nconns, 1);
     loop_defer(hl->loop, &c->free_d);
     if (hl->draining && hl->nconns == 0)
@@ -1510,7 +1421,7 @@ http_on_accept(loop_io_t *io, uint32_t events)
         }
         if (atomic_fetch_add(&s->nconns, 1) >= s->cfg.max_connections) {
             atomic_fetch_sub(&s->nconns, 1);
-            METRIC_ADD(hl->rejected_total, 1);
+            http_stats_add(hl->stats, HTTP_STAT_REJECTED, 1);
             http_reject_overload(hl, fd);
             continue;
         }
@@ -1561,8 +1472,8 @@ http_on_accept(loop_io_t *io, uint32_t events)
             hl->conns->prev = c;
         hl->conns = c;
         hl->nconns++;
-        METRIC_ADD(hl->open_conns, 1);
-        METRIC_ADD(hl->accepted_total, 1);
+        http_stats_add(hl->stats, HTTP_STAT_OPEN, 1);
+        http_stats_add(hl->stats, HTTP_STAT_ACCEPTED, 1);
         c->state = CONN_IDLE;
         conn_set_deadline(c, s->cfg.header_timeout_ms);
         /* Data often arrives with the connection (TCP_DEFER_ACCEPT-like): try now. */
@@ -1590,7 +1501,7 @@ http_park_on_timeout(loop_timer_t *t)
     /* The park is over: its claim on r ends before on_timeout responds. */
     pk->r = NULL;
     r->park = NULL;
-    METRIC_ADD(c->hl->parked_now, (uint64_t)-1);
+    http_stats_add(c->hl->stats, HTTP_STAT_PARKED, -1);
     c->in_callback = true;
     pk->on_timeout(r, NULL);
     c->in_callback = false;
@@ -1623,7 +1534,7 @@ http_park(http_request_t *r, uint64_t timeout_ms, http_resume_fn on_timeout)
         return NULL;
     }
     r->park = pk;
-    METRIC_ADD(c->hl->parked_now, 1);
+    http_stats_add(c->hl->stats, HTTP_STAT_PARKED, 1);
     return pk;
 }
 
@@ -1641,7 +1552,7 @@ http_park_resume_task(void *arg)
         pk->r = NULL;
         r->park = NULL;
         loop_timer_disarm(pk->hl->loop, &pk->timer);
-        METRIC_ADD(c->hl->parked_now, (uint64_t)-1);
+        http_stats_add(c->hl->stats, HTTP_STAT_PARKED, -1);
         http_park_unref(pk); /* the request's claim */
         c->in_callback = true;
         t->fn(r, t->arg);
@@ -1794,13 +1705,12 @@ http_server_create(const http_server_config_t *cfg, const router_t *rt, http_ser
         }
         hl->listen_io.on_event = http_on_accept;
         hl->loop = loop_create(i);
-        hl->metrics = calloc(s->nroutes + 1, sizeof(http_route_metrics_t));
-        if (hl->loop == NULL || hl->metrics == NULL) {
+        hl->stats = http_stats_create(s->nroutes, cfg->access_log_fd);
+        if (hl->loop == NULL || hl->stats == NULL) {
             snprintf(err, errlen, "out of memory");
             rc = SV_NO_MEMORY;
             goto out;
         }
-        buf_init(&hl->access_log, 1 << 20);
         loop_timer_init(&hl->log_timer, http_log_timer);
     }
     s->port = bound_port;
@@ -1858,8 +1768,8 @@ http_drain_task(void *arg)
         if ((c->state == CONN_IDLE && c->in.len == 0) || c->state == CONN_LINGER)
             conn_close(c);
     }
-    if (hl->access_log.len)
-        http_access_log_flush(hl);
+    if (http_stats_log_pending(hl->stats))
+        http_stats_log_flush(hl->stats);
     if (hl->nconns == 0)
         loop_stop(hl->loop);
     else
@@ -1885,8 +1795,8 @@ http_server_shutdown(http_server_t *s)
     s->blocking = NULL;
     for (unsigned i = 0; i < s->nloops; i++) {
         http_loop_t *hl = &s->loops[i];
-        if (hl->access_log.len)
-            http_access_log_flush(hl);
+        if (http_stats_log_pending(hl->stats))
+            http_stats_log_flush(hl->stats);
     }
     s->started = false;
 }
@@ -1906,8 +1816,7 @@ http_server_destroy(http_server_t *s)
             close(hl->listen_io.fd);
         if (hl->loop)
             loop_destroy(hl->loop);
-        free(hl->metrics);
-        buf_free(&hl->access_log);
+        http_stats_destroy(hl->stats);
     }
     free(s);
 }
@@ -1921,100 +1830,8 @@ http_server_port(const http_server_t *s)
 int
 http_server_metrics(http_server_t *s, buf_t *o)
 {
-    uint64_t open = 0, bytes = 0, accepted = 0, rejected = 0, timeouts = 0, parked = 0;
-    int rc = SV_OK;
-
-    for (unsigned i = 0; i < s->nloops; i++) {
-        http_loop_t *hl = &s->loops[i];
-        open += atomic_load_explicit(&hl->open_conns, memory_order_relaxed);
-        bytes += atomic_load_explicit(&hl->bytes_total, memory_order_relaxed);
-        accepted += atomic_load_explicit(&hl->accepted_total, memory_order_relaxed);
-        rejected += atomic_load_explicit(&hl->rejected_total, memory_order_relaxed);
-        timeouts += atomic_load_explicit(&hl->timeouts_total, memory_order_relaxed);
-        parked += atomic_load_explicit(&hl->parked_now, memory_order_relaxed);
-    }
-    rc |= buf_appendf(
-        o,
-        "# HELP streamverse_http_connections_open Open client connections.\n"
-        "# TYPE streamverse_http_connections_open gauge\n"
-        "streamverse_http_connections_open %llu\n"
-        "# HELP streamverse_http_connections_accepted_total Connections accepted.\n"
-        "# TYPE streamverse_http_connections_accepted_total counter\n"
-        "streamverse_http_connections_accepted_total %llu\n"
-        "# HELP streamverse_http_connections_rejected_total Connections refused "
-        "at the connection limit.\n"
-        "# TYPE streamverse_http_connections_rejected_total counter\n"
-        "streamverse_http_connections_rejected_total %llu\n"
-        "# HELP streamverse_http_timeouts_total Connections closed by a timeout.\n"
-        "# TYPE streamverse_http_timeouts_total counter\n"
-        "streamverse_http_timeouts_total %llu\n"
-        "# HELP streamverse_http_parked_requests Requests parked right now.\n"
-        "# TYPE streamverse_http_parked_requests gauge\n"
-        "streamverse_http_parked_requests %llu\n"
-        "# HELP streamverse_http_sent_bytes_total Response bytes sent.\n"
-        "# TYPE streamverse_http_sent_bytes_total counter\n"
-        "streamverse_http_sent_bytes_total %llu\n",
-        (unsigned long long)open, (unsigned long long)accepted, (unsigned long long)rejected,
-        (unsigned long long)timeouts, (unsigned long long)parked, (unsigned long long)bytes);
-
-    rc |= buf_append_cstr(o, "# HELP streamverse_http_requests_total Requests answered, by "
-                             "route and status.\n"
-                             "# TYPE streamverse_http_requests_total counter\n");
-    for (size_t ri = 0; ri <= s->nroutes; ri++) {
-        const char *name = ri < s->nroutes ? router_get(s->router, ri)->pattern : "unmatched";
-        for (size_t k = 0; k < HTTP_NSLOTS; k++) {
-            uint64_t n = 0;
-            for (unsigned i = 0; i < s->nloops; i++)
-                n += atomic_load_explicit(&s->loops[i].metrics[ri].count[k],
-                                          memory_order_relaxed);
-            if (n == 0)
-                continue;
-            if (k < HTTP_NCODES)
-                rc |= buf_appendf(
-                    o, "streamverse_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-                    name, http_metric_codes[k], (unsigned long long)n);
-            else
-                rc |= buf_appendf(
-                    o, "streamverse_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
-                    name, (unsigned long long)n);
-        }
-    }
-    rc |= buf_append_cstr(o, "# HELP streamverse_http_request_duration_seconds Time from the "
-                             "first byte of a request to its last response byte.\n"
-                             "# TYPE streamverse_http_request_duration_seconds histogram\n");
-    for (size_t ri = 0; ri <= s->nroutes; ri++) {
-        const char *name = ri < s->nroutes ? router_get(s->router, ri)->pattern : "unmatched";
-        uint64_t cum = 0, sum_us = 0, total = 0;
-        uint64_t per[HTTP_NBUCKETS] = {0};
-        for (unsigned i = 0; i < s->nloops; i++) {
-            http_route_metrics_t *m = &s->loops[i].metrics[ri];
-            for (size_t b = 0; b < HTTP_NBUCKETS; b++)
-                per[b] += atomic_load_explicit(&m->latency[b], memory_order_relaxed);
-            sum_us += atomic_load_explicit(&m->latency_sum_us, memory_order_relaxed);
-        }
-        for (size_t b = 0; b < HTTP_NBUCKETS; b++)
-            total += per[b];
-        if (total == 0)
-            continue;
-        for (size_t b = 0; b < HTTP_NBUCKETS; b++) {
-            cum += per[b];
-            if (b < HTTP_NBUCKETS - 1)
-                rc |= buf_appendf(o,
-                                  "streamverse_http_request_duration_seconds_bucket{route=\"%"
-                                  "s\",le=\"%g\"} %llu\n",
-                                  name, http_latency_bounds[b], (unsigned long long)cum);
-            else
-                rc |= buf_appendf(o,
-                                  "streamverse_http_request_duration_seconds_bucket{route=\"%"
-                                  "s\",le=\"+Inf\"} %llu\n",
-                                  name, (unsigned long long)cum);
-        }
-        rc |=
-            buf_appendf(o, "streamverse_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
-                        name, (double)sum_us / 1e6);
-        rc |= buf_appendf(
-            o, "streamverse_http_request_duration_seconds_count{route=\"%s\"} %llu\n", name,
-            (unsigned long long)total);
-    }
-    return rc == SV_OK ? SV_OK : SV_NO_MEMORY;
+    http_stats_t *stats[HTTP_MAX_LOOPS];
+    for (unsigned i = 0; i < s->nloops; i++)
+        stats[i] = s->loops[i].stats;
+    return http_stats_write(stats, s->nloops, s->router, o);
 }
