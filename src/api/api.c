@@ -563,7 +563,8 @@ api_assets_create(http_request_t *r)
     str_t v;
     char err[1024], *title = NULL, *fname = NULL, tmp[CONFIG_STR_MAX + 64];
     const char *path = r->body_path;
-    int64_t asset_id, job_id;
+    int64_t asset_id;
+    job_t job;
     db_t *db;
     int rc;
 
@@ -601,7 +602,7 @@ api_assets_create(http_request_t *r)
     }
     if ((rc = api_db(api, &db)) != SV_OK)
         return rc;
-    rc = ingest_submit(db, cfg, path, &opt, &asset_id, &job_id, err, sizeof(err));
+    rc = ingest_submit(db, cfg, path, &opt, &asset_id, &job, err, sizeof(err));
     if (path == tmp)
         unlink(tmp); /* gone already when it was moved into place */
     if (rc != SV_OK)

@@ -214,11 +214,14 @@ cli_admin_ingest(cli_t *cli)
     job_state_t state = JOB_QUEUED;
     char err[1024];
     db_t *db = NULL;
-    int64_t asset_id = 0, job_id = 0;
+    int64_t asset_id = 0;
+    job_t job;
+    char worker[96], host[64] = "cli";
     asset_t a;
     int status = 1, rc;
 
     memset(&a, 0, sizeof(a));
+    memset(&job, 0, sizeof(job));
     if (cli->npositional != 1) {
         fprintf(stderr,
                 "usage: streamverse ingest FILE [--title T] [--no-transcode] [--queue]\n");
@@ -228,7 +231,12 @@ cli_admin_ingest(cli_t *cli)
         return 1;
     if (cli_open_db(cli, &db))
         return 1;
-    rc = ingest_submit(db, &cli->cfg, cli->positional[0], &opt, &asset_id, &job_id, err,
+    /* Without --queue this process runs the job: it is queued already
+     * claimed, so a running server's workers leave it to us. */
+    gethostname(host, sizeof(host) - 1);
+    snprintf(worker, sizeof(worker), "%s:%d/ingest", host, (int)getpid());
+    opt.run_here = queue_only ? NULL : worker;
+    rc = ingest_submit(db, &cli->cfg, cli->positional[0], &opt, &asset_id, &job, err,
                        sizeof(err));
     if (rc != SV_OK) {
         fprintf(stderr, "streamverse: cannot ingest %s: %s\n", cli->positional[0], err);
@@ -245,7 +253,7 @@ cli_admin_ingest(cli_t *cli)
             goto out;
         }
         jobrunner_set_observer(jr, cli_ingest_progress, NULL);
-        rc = jobrunner_run_job(jr, job_id, &state, err, sizeof(err));
+        rc = jobrunner_run_claimed(jr, &job, &state, err, sizeof(err));
         if (isatty(STDERR_FILENO))
             fputc('\n', stderr);
         if (rc != SV_OK) {
@@ -263,6 +271,7 @@ cli_admin_ingest(cli_t *cli)
     status = 0;
 out:
     assets_free(&a);
+    jobs_free(&job);
     if (jr)
         jobrunner_destroy(jr);
     db_close(db);

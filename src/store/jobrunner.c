@@ -633,33 +633,26 @@ jobrunner_set_observer(jobrunner_t *jr, jobrunner_observer_fn fn, void *arg)
 }
 
 int
-jobrunner_run_job(jobrunner_t *jr, int64_t job_id, job_state_t *final_state, char *err,
-                  size_t errlen)
+jobrunner_run_claimed(jobrunner_t *jr, const job_t *job, job_state_t *final_state, char *err,
+                      size_t errlen)
 {
     jobrunner_slot_t slot;
-    job_t job, after;
+    job_t after;
     char dberr[256];
     int rc;
 
     memset(&slot, 0, sizeof(slot));
-    memset(&job, 0, sizeof(job));
     memset(&after, 0, sizeof(after));
     slot.jr = jr;
     slot.index = -1;
-    snprintf(slot.worker, sizeof(slot.worker), "%s/cli", jr->worker_prefix);
+    snprintf(slot.worker, sizeof(slot.worker), "%s", job->worker);
     rc = db_open(jr->database, jr->data_dir, &slot.db, dberr, sizeof(dberr));
     if (rc != SV_OK) {
         snprintf(err, errlen, "cannot open the database: %s", dberr);
         return rc;
     }
-    rc = jobs_claim_id(slot.db, job_id, slot.worker, jr->lease_ms, clock_wall_ms(), &job);
-    if (rc != SV_OK) {
-        snprintf(err, errlen, "job %lld is not runnable now (%s)", (long long)job_id,
-                 status_text(rc));
-        goto out;
-    }
-    jobrunner_run(&slot, &job);
-    rc = jobs_get(slot.db, job_id, &after);
+    jobrunner_run(&slot, job);
+    rc = jobs_get(slot.db, job->id, &after);
     if (rc == SV_OK) {
         *final_state = after.state;
         if (after.error)
@@ -667,8 +660,6 @@ jobrunner_run_job(jobrunner_t *jr, int64_t job_id, job_state_t *final_state, cha
         else
             err[0] = '\0';
     }
-out:
-    jobs_free(&job);
     jobs_free(&after);
     db_close(slot.db);
     return rc;

@@ -112,14 +112,14 @@ typedef void (*jobrunner_observer_fn)(void *arg, const job_t *job, int permille,
 void jobrunner_set_observer(jobrunner_t *jr, jobrunner_observer_fn fn, void *arg);
 
 /*
- * Runs the job with this id in the calling thread, now, with the handler
- * registered for its kind, and records its outcome as a worker would (the
- * runner need not be started). *final_state is the job's state afterwards
- * (queued again when it failed with retries left), and err its last error.
- * SV_OK when the job ran; SV_NOT_FOUND when it was not runnable.
+ * Runs a job this process claimed (jobs_enqueue_claimed) in the calling
+ * thread, now, with the handler registered for its kind, and records its
+ * outcome as a worker would (the runner need not be started). *final_state
+ * is the job's state afterwards (queued again when it failed with retries
+ * left), and err its last error. SV_OK when the job ran.
  */
-int jobrunner_run_job(jobrunner_t *jr, int64_t job_id, job_state_t *final_state, char *err,
-                      size_t errlen);
+int jobrunner_run_claimed(jobrunner_t *jr, const job_t *job, job_state_t *final_state,
+                          char *err, size_t errlen);
 
 /* ---- for handlers (on the handler's own thread, during the call) ---------- */
 

@@ -333,12 +333,28 @@ jobs_claim_kinds(db_t *db, const char *worker, const char *const *kinds, size_t 
 }
 
 int
-jobs_claim_id(db_t *db, int64_t id, const char *worker, int64_t lease_ms, int64_t now,
-              job_t *out)
+jobs_enqueue_claimed(db_t *db, const char *kind, const char *payload_json, int priority,
+                     int max_attempts, const char *worker, int64_t lease_ms, job_t *out)
 {
-    if (id <= 0)
-        return SV_BAD_DATA;
-    return jobs_claim_where(db, worker, NULL, 0, id, lease_ms, now, out);
+    int64_t id = 0;
+    int rc;
+
+    /* One write transaction: no worker can claim the job between its
+     * insertion and our claim. */
+    rc = db_tx_begin(db);
+    if (rc != SV_OK)
+        return rc;
+    rc = jobs_enqueue(db, kind, payload_json, priority, max_attempts, 0, &id);
+    if (rc == SV_OK)
+        rc = jobs_claim_where(db, worker, NULL, 0, id, lease_ms, clock_wall_ms(), out);
+    if (rc == SV_OK)
+        rc = db_tx_commit(db);
+    if (rc != SV_OK) {
+        db_tx_rollback(db);
+        if (out->payload)
+            jobs_free(out);
+    }
+    return rc;
 }
 
 int

@@ -114,13 +114,14 @@ int jobs_claim_kinds(db_t *db, const char *worker, const char *const *kinds, siz
                      int64_t lease_ms, int64_t now, job_t *out);
 
 /*
- * Claims the job with this id if it is runnable now (as jobs_claim would
- * take it), for a process that created a job and runs it itself (the
- * `ingest` command). SV_NOT_FOUND when it is not runnable (absent, done,
- * failed, or leased to someone else).
+ * Queues a job already claimed by worker (state running, attempt 1, a fresh
+ * lease of lease_ms), for a process that runs the job it creates (the
+ * `ingest` command): no other worker can take it unless that process dies
+ * and the lease expires, which is then the right outcome. *out is filled as
+ * by jobs_claim (zero it first; jobs_free it after). SV_OK or as jobs_enqueue.
  */
-int jobs_claim_id(db_t *db, int64_t id, const char *worker, int64_t lease_ms, int64_t now,
-                  job_t *out);
+int jobs_enqueue_claimed(db_t *db, const char *kind, const char *payload_json, int priority,
+                         int max_attempts, const char *worker, int64_t lease_ms, job_t *out);
 
 /*
  * Reports progress (permille 0..1000; msg NULL keeps the previous message)

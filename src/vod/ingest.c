@@ -103,7 +103,7 @@ ingest_source_file_name(const char *source, char *out, size_t cap)
 
 int
 ingest_submit(db_t *db, const config_t *cfg, const char *source, const ingest_options_t *opt,
-              int64_t *asset_id, int64_t *job_id, char *err, size_t errlen)
+              int64_t *asset_id, job_t *job, char *err, size_t errlen)
 {
     char dir[ASSET_PATH_MAX], dest[ASSET_PATH_MAX], fname[32], payload[64], options[64];
     const char *base = strrchr(source, '/');
@@ -155,12 +155,23 @@ ingest_submit(db_t *db, const config_t *cfg, const char *source, const ingest_op
     if ((rc = assets_set_source(db, id, dest, (int64_t)sb.st_size)) != SV_OK)
         goto dbfail;
     snprintf(payload, sizeof(payload), "{\"asset_id\":%lld}", (long long)id);
-    if ((rc = jobs_enqueue(db, INGEST_JOB_KIND, payload, 0, (int)cfg->job_max_attempts, 0,
-                           &jid)) != SV_OK ||
-        (rc = assets_set_job(db, id, jid)) != SV_OK)
+    memset(job, 0, sizeof(*job));
+    if (opt->run_here)
+        rc = jobs_enqueue_claimed(db, INGEST_JOB_KIND, payload, 0, (int)cfg->job_max_attempts,
+                                  opt->run_here, cfg->job_lease_ms, job);
+    else
+        rc = jobs_enqueue(db, INGEST_JOB_KIND, payload, 0, (int)cfg->job_max_attempts, 0, &jid);
+    if (rc != SV_OK)
         goto dbfail;
+    if (opt->run_here)
+        jid = job->id;
+    else
+        job->id = jid;
+    if ((rc = assets_set_job(db, id, jid)) != SV_OK) {
+        jobs_free(job);
+        goto dbfail;
+    }
     *asset_id = id;
-    *job_id = jid;
     return SV_OK;
 
 dbfail:

@@ -18,6 +18,7 @@
 #include "base/config.h"
 #include "store/db.h"
 #include "store/jobrunner.h"
+#include "store/jobs.h"
 
 #define INGEST_JOB_KIND "asset.ingest"
 
@@ -26,12 +27,16 @@ typedef struct {
     const char *source_name; /* NULL: the source's file name */
     bool no_transcode;       /* package as is (mezzanine workflow) */
     bool move; /* rename the source into place (an upload spooled on the same disk) */
+    /* A worker name: queue the job already claimed by the caller, who runs
+     * it (jobs_enqueue_claimed). NULL: queue it for the workers. */
+    const char *run_here;
 } ingest_options_t;
 
-/* SV_OK with *asset_id and *job_id; otherwise err says why (and no asset is
- * left behind half made: it is marked failed with the reason). */
+/* SV_OK with *asset_id and *job (its id; with opt->run_here, the whole
+ * claimed job to run: jobs_free it after); otherwise err says why (and no
+ * asset is left behind half made: it is marked failed with the reason). */
 int ingest_submit(db_t *db, const config_t *cfg, const char *source,
-                  const ingest_options_t *opt, int64_t *asset_id, int64_t *job_id, char *err,
+                  const ingest_options_t *opt, int64_t *asset_id, job_t *job, char *err,
                   size_t errlen);
 
 /* Registers the asset.ingest handler; cfg must outlive the runner. */

@@ -264,6 +264,34 @@ TEST(concurrent_claims_never_get_the_same_job)
     CHECK_INT(counts[JOB_QUEUED] + counts[JOB_RUNNING] + counts[JOB_FAILED], 0);
 }
 
+TEST(a_job_enqueued_claimed_is_left_to_its_creator_until_its_lease_expires)
+{
+    /* regression: `streamverse ingest` queued its job, then a running
+     * server's worker claimed it before the command could */
+    job_t mine = {0}, other = {0}, again = {0};
+    clear_jobs();
+    CHECK_INT(jobs_enqueue_claimed(db, "asset.ingest", "{\"asset_id\":1}", 0, 3, "cli", 1000,
+                                   &mine),
+              SV_OK);
+    CHECK(mine.id > 0);
+    CHECK_INT(mine.state, JOB_RUNNING);
+    CHECK_INT(mine.attempts, 1);
+    CHECK_STR(mine.worker, "cli");
+    CHECK(strlen(mine.lease_token) == JOBS_TOKEN_LEN);
+    int64_t now = clock_wall_ms();
+    CHECK_INT(jobs_claim(db, "server", 1000, now, &other), SV_NOT_FOUND);
+    CHECK_INT(jobs_progress(db, mine.id, mine.lease_token, 1000, 500, "half"), SV_OK);
+    /* if its creator dies, the job is not lost: the lease runs out */
+    CHECK_INT(jobs_claim(db, "server", 1000, now + 5000, &again), SV_OK);
+    CHECK_INT(again.id, mine.id);
+    CHECK_INT(again.attempts, 2);
+    CHECK_INT(jobs_complete(db, mine.id, mine.lease_token), SV_CONFLICT);
+    CHECK_INT(jobs_enqueue_claimed(db, "bad kind!", "{}", 0, 3, "cli", 1000, &other),
+              SV_BAD_DATA);
+    jobs_free(&mine);
+    jobs_free(&again);
+}
+
 TEST(expired_lease_is_reclaimed_and_stale_token_refused)
 {
     job_t j1 = {0}, j2 = {0}, j = {0};
@@ -603,6 +631,7 @@ main(void)
     RUN(claim_takes_priority_then_run_at_then_id);
     RUN(claim_kinds_filters);
     RUN(concurrent_claims_never_get_the_same_job);
+    RUN(a_job_enqueued_claimed_is_left_to_its_creator_until_its_lease_expires);
     RUN(expired_lease_is_reclaimed_and_stale_token_refused);
     RUN(lease_expiring_on_the_last_attempt_fails_the_job);
     RUN(progress_renews_the_lease_and_refuses_a_stale_token);
