@@ -8,6 +8,13 @@
  * trun data offsets, and no edit list: decode times are shifted so that the
  * first sample's composition time equals the presentation time the caller
  * gave, with signed composition offsets (trun version 1) for B-frames.
+ * Precisely: the first sample's decode time is its pts (so its offset is
+ * 0), each next decode time is the previous one plus the previous duration
+ * (all a trun can express), and a video sample's composition offset is its
+ * pts minus that decode time, so every presentation time written is the
+ * caller's pts. Audio has no offsets: its presentation times are the decode
+ * times. With dts(n+1) = dts(n) + duration(n), as a demuxer or encoder gives,
+ * every decode time is dts + (pts - dts of the first sample).
  *
  * Beside it, the fragment index (little-endian, fixed records):
  *   header (CMAF_INDEX_HEADER_SIZE bytes)
@@ -19,7 +26,10 @@
  *                                        valid once complete)
  *     48 16 reserved bytes (0)
  *   entries (CMAF_INDEX_ENTRY_SIZE bytes each), one per fragment in order
- *     0  i64 start: earliest presentation time in the fragment (timescale)
+ *     0  i64 start: the fragment's baseMediaDecodeTime (tfdt), which for a
+ *        fragment that begins with a sync sample of a closed GOP is its
+ *        earliest presentation time; so each start is exactly the previous
+ *        start plus the previous duration (timescale)
  *     8  u32 duration: the sum of its sample durations (timescale)
  *     12 u32 flags (CMAF_FRAG_INDEPENDENT: starts with a sync sample)
  *     16 u64 offset of its moof in the track file
@@ -51,13 +61,13 @@ typedef enum { CMAF_VIDEO = 1, CMAF_AUDIO = 2 } cmaf_kind_t;
 /* What the init segment says about the track. */
 typedef struct {
     cmaf_kind_t kind;
-    uint32_t timescale;  /* video: e.g. 90000 or 24000; audio: the sample rate */
-    char fourcc[5];      /* sample entry: "avc1", "hvc1", "av01", "mp4a" */
+    uint32_t timescale;    /* video: e.g. 90000 or 24000; audio: the sample rate */
+    char fourcc[5];        /* sample entry: "avc1", "hvc1", "av01", "mp4a" */
     const uint8_t *config; /* the codec configuration record: the body of the
                             * avcC / hvcC / av1C box, or the AudioSpecificConfig
                             * for mp4a (placed in esds); borrowed until open returns */
     size_t config_len;
-    char language[4]; /* ISO 639-2/T ("eng"), "und" when unknown */
+    char language[4];                  /* ISO 639-2/T ("eng"), "und" when unknown */
     uint32_t avg_bitrate, max_bitrate; /* btrt box; 0 when unknown */
     /* video */
     int width, height;    /* coded picture, pixels */
@@ -66,21 +76,22 @@ typedef struct {
      * the same numbers as libavutil's AVColorPrimaries etc.); 0 = none */
     int colour_primaries, transfer_characteristics, matrix_coefficients;
     bool full_range;
-    bool has_mdcv; /* mdcv: SMPTE ST 2086 mastering display colour volume */
+    bool has_mdcv;                 /* mdcv: SMPTE ST 2086 mastering display colour volume */
     uint16_t mdcv_primaries[3][2]; /* G, B, R x, y in 0.00002 units (as in the box) */
     uint16_t mdcv_white[2];
     uint32_t mdcv_max_lum, mdcv_min_lum; /* 0.0001 cd/m2 */
-    bool has_clli; /* clli: content light level */
+    bool has_clli;                       /* clli: content light level */
     uint16_t max_cll, max_fall;
     /* audio */
     int channels, sample_rate;
 } cmaf_track_t;
 
 typedef struct {
-    int64_t dts;       /* decode time, timescale units, increasing */
-    int64_t pts;       /* presentation time (>= 0 for the first sample) */
-    uint32_t duration; /* timescale units, > 0 */
-    bool keyframe;     /* a sync sample (IDR / random access point) */
+    int64_t dts;         /* decode time, timescale units, increasing */
+    int64_t pts;         /* presentation time (>= 0 for the first sample) */
+    uint32_t duration;   /* timescale units, > 0 */
+    bool keyframe;       /* a sync sample (IDR / random access point); every
+                          * audio sample is written as a sync sample */
     const uint8_t *data; /* as stored in mdat: length-prefixed NAL units for
                           * AVC/HEVC (see bitstream.h), OBUs for AV1, raw AAC */
     size_t size;
@@ -91,18 +102,24 @@ typedef struct cmaf_writer cmaf_writer_t;
 /*
  * Creates track_path and index_path (both must not exist), writes the init
  * segment and the index header. SV_OK with *out, else SV_IO / SV_EXISTS /
- * SV_BAD_DATA (a track description it cannot write) with err filled.
+ * SV_BAD_DATA (a track description it cannot write) with err filled; on
+ * failure no file it created is left behind.
  */
 int cmaf_writer_open(const char *track_path, const char *index_path, const cmaf_track_t *track,
                      cmaf_writer_t **out, char *err, size_t errlen);
 /* Queues a sample in the current fragment (its bytes are copied).
- * SV_NO_MEMORY, or SV_BAD_DATA when dts goes backwards or duration is 0. */
+ * SV_NO_MEMORY, or SV_BAD_DATA when dts does not increase, duration is 0,
+ * the first sample has pts < 0 or pts < dts, or a composition offset does
+ * not fit 32 bits; SV_TOO_BIG past the fragment's ceilings (256 MiB of
+ * sample data, 2^20 samples, a u32 duration); SV_IO after a failed write.
+ * On failure nothing was queued. */
 int cmaf_writer_add(cmaf_writer_t *w, const cmaf_sample_t *s);
 /* Number of samples queued in the current fragment. */
 size_t cmaf_writer_pending(const cmaf_writer_t *w);
 /*
  * Writes the queued samples as one fragment (moof+mdat) and then its index
- * entry. Does nothing when no sample is queued. SV_OK or SV_IO (err filled).
+ * entry. Does nothing when no sample is queued. SV_OK or SV_IO (err filled);
+ * after SV_IO the writer only refuses: abort it.
  */
 int cmaf_writer_cut(cmaf_writer_t *w, char *err, size_t errlen);
 /*
@@ -138,19 +155,23 @@ typedef struct {
  * writer in the middle of appending) is ignored. Every entry is checked:
  * offsets increase and do not overlap, the first starts at init_size,
  * starts are contiguous (each = previous start + previous duration).
+ * A complete index must have no partial entry and a total duration equal
+ * to the sum of its entries'.
  * SV_OK, SV_BAD_DATA with err saying which field of which entry is wrong,
  * SV_NO_MEMORY.
  */
 int cmaf_index_parse(const uint8_t *data, size_t len, cmaf_index_t *out, char *err,
                      size_t errlen);
-/* Reads and parses a file: SV_NOT_FOUND, SV_IO, or as cmaf_index_parse(). */
+/* Reads and parses a file: SV_NOT_FOUND, SV_IO, SV_TOO_BIG (over 64 MiB),
+ * or as cmaf_index_parse(). */
 int cmaf_index_load(const char *path, cmaf_index_t *out, char *err, size_t errlen);
 void cmaf_index_free(cmaf_index_t *ix);
 
 /*
  * Bandwidth of the track from its index, in bits/s: average = all fragment
  * bytes over the total duration; peak = the largest fragment's bytes over its
- * duration (the measured peak HLS asks for in BANDWIDTH).
+ * duration (the measured peak HLS asks for in BANDWIDTH). Both rounded up
+ * (never understated), saturated at UINT64_MAX, 0 when there is no entry.
  */
 void cmaf_index_bandwidth(const cmaf_index_t *ix, uint64_t *avg_bps, uint64_t *peak_bps);
 
