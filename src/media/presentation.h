@@ -59,10 +59,10 @@ typedef struct {
 
 typedef struct {
     int64_t asset_id;
-    int64_t created_ms;          /* when packaging began: the dynamic MPD's availabilityStartTime */
+    int64_t created_ms; /* when packaging began: the dynamic MPD's availabilityStartTime */
     int64_t segment_duration_ms; /* the target */
-    bool complete;     /* every track index is complete: VOD playlists, static MPD */
-    int64_t duration_ms; /* the longest track's duration (so far, while incomplete) */
+    bool complete;               /* every track index is complete: VOD playlists, static MPD */
+    int64_t duration_ms;         /* the longest track's duration (so far, while incomplete) */
     unsigned n;
     pres_rendition_t r[PRES_MAX_RENDITIONS];
 } presentation_t;
