@@ -51,13 +51,13 @@ typedef enum { CMAF_VIDEO = 1, CMAF_AUDIO = 2 } cmaf_kind_t;
 /* What the init segment says about the track. */
 typedef struct {
     cmaf_kind_t kind;
-    uint32_t timescale;  /* video: e.g. 90000 or 24000; audio: the sample rate */
-    char fourcc[5];      /* sample entry: "avc1", "hvc1", "av01", "mp4a" */
+    uint32_t timescale;    /* video: e.g. 90000 or 24000; audio: the sample rate */
+    char fourcc[5];        /* sample entry: "avc1", "hvc1", "av01", "mp4a" */
     const uint8_t *config; /* the codec configuration record: the body of the
                             * avcC / hvcC / av1C box, or the AudioSpecificConfig
                             * for mp4a (placed in esds); borrowed until open returns */
     size_t config_len;
-    char language[4]; /* ISO 639-2/T ("eng"), "und" when unknown */
+    char language[4];                  /* ISO 639-2/T ("eng"), "und" when unknown */
     uint32_t avg_bitrate, max_bitrate; /* btrt box; 0 when unknown */
     /* video */
     int width, height;    /* coded picture, pixels */
@@ -66,21 +66,21 @@ typedef struct {
      * the same numbers as libavutil's AVColorPrimaries etc.); 0 = none */
     int colour_primaries, transfer_characteristics, matrix_coefficients;
     bool full_range;
-    bool has_mdcv; /* mdcv: SMPTE ST 2086 mastering display colour volume */
+    bool has_mdcv;                 /* mdcv: SMPTE ST 2086 mastering display colour volume */
     uint16_t mdcv_primaries[3][2]; /* G, B, R x, y in 0.00002 units (as in the box) */
     uint16_t mdcv_white[2];
     uint32_t mdcv_max_lum, mdcv_min_lum; /* 0.0001 cd/m2 */
-    bool has_clli; /* clli: content light level */
+    bool has_clli;                       /* clli: content light level */
     uint16_t max_cll, max_fall;
     /* audio */
     int channels, sample_rate;
 } cmaf_track_t;
 
 typedef struct {
-    int64_t dts;       /* decode time, timescale units, increasing */
-    int64_t pts;       /* presentation time (>= 0 for the first sample) */
-    uint32_t duration; /* timescale units, > 0 */
-    bool keyframe;     /* a sync sample (IDR / random access point) */
+    int64_t dts;         /* decode time, timescale units, increasing */
+    int64_t pts;         /* presentation time (>= 0 for the first sample) */
+    uint32_t duration;   /* timescale units, > 0 */
+    bool keyframe;       /* a sync sample (IDR / random access point) */
     const uint8_t *data; /* as stored in mdat: length-prefixed NAL units for
                           * AVC/HEVC (see bitstream.h), OBUs for AV1, raw AAC */
     size_t size;
