@@ -18,6 +18,18 @@
  * availabilityStartTime (created_ms), publishTime (now_ms),
  * minimumUpdatePeriod (the segment duration) and the fragments so far, so a
  * player can start while the asset is being made.
+ *
+ * Details: maxSegmentDuration is the longest fragment; minBufferTime is
+ * twice and suggestedPresentationDelay three times the segment duration.
+ * The dynamic MPD has no timeShiftBufferDepth (absent means infinite: every
+ * segment made so far stays available) and a UTCTiming
+ * urn:mpeg:dash:utc:direct:2014 holding now_ms, so players need no outside
+ * time server. A video or audio rendition without fragments yet is left
+ * out (a SegmentTimeline needs one S). The default audio's set (the first
+ * marked default, else the first) has Role "main"; text sets have Role
+ * "subtitle" and a nominal bandwidth. Labels and languages are
+ * XML-escaped. SV_OK, SV_NO_MEMORY / SV_TOO_BIG (out unchanged), or
+ * SV_NOT_FOUND when there is no video or audio to list.
  */
 #ifndef SV_DASH_H
 #define SV_DASH_H

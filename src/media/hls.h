@@ -10,7 +10,19 @@
  * playlists with EXT-X-ENDLIST.
  *
  * Each writer appends to out and returns SV_OK, SV_NO_MEMORY / SV_TOO_BIG
- * (out's ceiling), or SV_NOT_FOUND (no such rendition / nothing to list).
+ * (out's ceiling), or SV_NOT_FOUND (no such rendition / nothing to list);
+ * on failure out is left as it was.
+ *
+ * Media playlists: EXT-X-MEDIA-SEQUENCE is 1, so a segment's sequence
+ * number is the number in its URI (and DASH's $Number$, startNumber 1).
+ * EXT-X-TARGETDURATION is the longest EXTINF rounded to the nearest integer
+ * (RFC 8216 4.3.3.1: 4.5 s gives 5, 4.4 s gives 4), at least 1; while the
+ * asset is being made, at least the planned segment duration too. EXTINF
+ * is printed from timescale units with integer arithmetic, 6 decimals
+ * rounded to the microsecond. EXT-X-INDEPENDENT-SEGMENTS is written only
+ * when every video fragment starts with a keyframe. Labels are quoted
+ * strings: a '"' in one is written as '\''; a NAME repeated in a group gets
+ * " (<rendition>)" added.
  */
 #ifndef SV_HLS_H
 #define SV_HLS_H
@@ -25,16 +37,24 @@
  * plus the largest audio peak; AVERAGE-BANDWIDTH likewise with averages;
  * CODECS, RESOLUTION, FRAME-RATE, VIDEO-RANGE, AUDIO, SUBTITLES,
  * CLOSED-CAPTIONS=NONE), and one EXT-X-I-FRAME-STREAM-INF per video
- * rendition. Audio-only presentations get one EXT-X-STREAM-INF per audio
- * rendition instead.
+ * rendition that has an I-frame yet. Audio-only presentations get one
+ * EXT-X-STREAM-INF per audio rendition instead (no audio group). In the
+ * audio group exactly one rendition is DEFAULT=YES: the first marked
+ * default, else the first; a subtitle is DEFAULT=YES only when marked.
+ * SV_NOT_FOUND when there is no video or audio rendition.
  */
 int hls_write_master(const presentation_t *p, buf_t *out);
 
-/* The media playlist of one video or audio rendition, or of a subtitle rendition. */
+/* The media playlist of one video or audio rendition, or of a subtitle
+ * rendition (one segment, subtitles.vtt, as long as the presentation, its
+ * target rounded up). A track without fragments yet gives a playlist
+ * without segments (EVENT: the player reloads it). */
 int hls_write_media_playlist(const presentation_t *p, const pres_rendition_t *r, buf_t *out);
 
-/* The I-frame playlist of a video rendition: one entry per fragment, with
- * EXT-X-BYTERANGE:<iframe size>@0 of that fragment's segment URI. */
+/* The I-frame playlist of a video rendition: one entry per fragment that
+ * starts with a keyframe, with EXT-X-BYTERANGE:<iframe size>@0 of that
+ * fragment's segment URI and an EXTINF that runs to the next I-frame (or
+ * the end). SV_NOT_FOUND for a rendition that is not video. */
 int hls_write_iframe_playlist(const presentation_t *p, const pres_rendition_t *r, buf_t *out);
 
 #endif

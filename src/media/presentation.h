@@ -23,6 +23,14 @@
  * "bitrate" is the planned average, used for BANDWIDTH only until the track
  * has fragments to measure. Rendition names are [a-z0-9_-]{1,31}: they are
  * URL path components.
+ *
+ * Every field is checked (the file is ours, but it is data): "sar" (default
+ * "1:1") is "N:D", "frame_rate" is "N/D" or "N", "video_range" (default
+ * "SDR") is SDR, PQ or HLG, "codecs" is 1 to 63 of [A-Za-z0-9._-],
+ * "language" (default "und") is 1 to 15 of [A-Za-z0-9-], "label" (default:
+ * the rendition name) is 1 to 63 bytes without control characters (C0, DEL
+ * or C1, which playlists may not carry); sizes, rates and bitrates are
+ * positive integers with ceilings; unknown keys are ignored.
  */
 #ifndef SV_PRESENTATION_H
 #define SV_PRESENTATION_H
@@ -62,16 +70,24 @@ typedef struct {
     int64_t created_ms; /* when packaging began: the dynamic MPD's availabilityStartTime */
     int64_t segment_duration_ms; /* the target */
     bool complete;               /* every track index is complete: VOD playlists, static MPD */
-    int64_t duration_ms;         /* the longest track's duration (so far, while incomplete) */
+    /* The end of the longest track (its first start plus its duration, so
+     * the duration itself when tracks start at 0), in ms rounded to nearest;
+     * so far, while incomplete. */
+    int64_t duration_ms;
     unsigned n;
     pres_rendition_t r[PRES_MAX_RENDITIONS];
 } presentation_t;
 
 /*
  * Loads dir/asset.json and the index of every video and audio rendition.
- * SV_OK; SV_NOT_FOUND when there is no asset.json; SV_BAD_DATA (err says
- * what) for a description or index that does not parse; SV_NO_MEMORY.
- * On success presentation_free() releases the indexes.
+ * SV_OK; SV_NOT_FOUND when there is no asset.json, or when a listed video
+ * or audio rendition has no track.idx yet (err names it); SV_BAD_DATA (err
+ * says which field of which rendition) for a description or index that does
+ * not parse or check, or one without any video or audio rendition; SV_IO;
+ * SV_NO_MEMORY. *out is written only on success; presentation_free() then
+ * releases the indexes. err is always filled on failure; a value that
+ * fails a check is not quoted back (only jansson's syntax errors quote a
+ * token).
  */
 int presentation_load(const char *dir, presentation_t *out, char *err, size_t errlen);
 void presentation_free(presentation_t *p);
@@ -79,7 +95,8 @@ void presentation_free(presentation_t *p);
 /* The rendition named name, or NULL. */
 const pres_rendition_t *presentation_find(const presentation_t *p, const char *name);
 
-/* True when every video and audio rendition has at least min_fragments entries. */
+/* True when there is a video or audio rendition and every one has at least
+ * min_fragments entries. */
 bool presentation_playable(const presentation_t *p, size_t min_fragments);
 
 #endif
