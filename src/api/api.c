@@ -16,6 +16,7 @@
 #include "store/jobs.h"
 #include "vod/assets.h"
 #include "vod/ingest.h"
+#include "vod/origin.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +40,7 @@ struct api {
     char web_root[CONFIG_STR_MAX];
     int64_t started_ms;
     pthread_key_t db_key;
+    origin_t *origin;
 };
 
 static void
@@ -57,7 +59,12 @@ api_create(const config_t *cfg, const char *web_root)
     snprintf(api->media_dir, sizeof(api->media_dir), "%s/media", cfg->data_dir);
     snprintf(api->web_root, sizeof(api->web_root), "%s", web_root);
     api->started_ms = clock_wall_ms();
+    if ((api->origin = origin_create(cfg)) == NULL) {
+        free(api);
+        return NULL;
+    }
     if (pthread_key_create(&api->db_key, api_db_close) != 0) {
+        origin_destroy(api->origin);
         free(api);
         return NULL;
     }
@@ -73,6 +80,7 @@ api_destroy(api_t *api)
     if (db)
         db_close(db);
     pthread_key_delete(api->db_key);
+    origin_destroy(api->origin);
     free(api);
 }
 
@@ -585,6 +593,8 @@ api_assets_create(http_request_t *r)
     opt.title = title;
     opt.source_name = fname ? fname : "upload";
     opt.no_transcode = http_query_get(r, "no_transcode", &v) == SV_OK && str_eq_cstr(v, "1");
+    if (http_query_get(r, "codec", &v) == SV_OK)
+        opt.video_codec = arena_strdup_str(r->arena, v);
     opt.move = true;
     if (path == NULL) {
         /* A small body stayed in memory: write it out so the source is a file. */
@@ -719,8 +729,12 @@ api_routes_add(api_t *api, router_t *rt)
         {HTTP_GET, "/media/{path*}", api_media, 0, api, 0},
         {HTTP_GET, "/{path*}", api_web, 0, api, 0},
     };
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        int rc = router_add(rt, &routes[i]);
+    /* The origin's /vod/ routes go before the web root's catch-all. */
+    size_t nroutes = sizeof(routes) / sizeof(routes[0]);
+    for (size_t i = 0; i < nroutes; i++) {
+        int rc = i == nroutes - 1 ? origin_routes_add(api->origin, rt) : SV_OK;
+        if (rc == SV_OK)
+            rc = router_add(rt, &routes[i]);
         if (rc != SV_OK)
             return rc;
     }

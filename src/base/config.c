@@ -90,6 +90,9 @@ typedef struct {
 
 static const char *const config_log_levels[] = {"debug", "info", "warn", "error", "off", NULL};
 static const char *const config_video_codecs[] = {"h264", "hevc", "av1", NULL};
+static const char *const config_video_presets[] = {
+    "ultrafast", "superfast", "veryfast", "faster",   "fast",
+    "medium",    "slow",      "slower",   "veryslow", NULL};
 static const char *const config_log_formats[] = {"json", "text", NULL};
 
 static const config_key_t config_keys[] = {
@@ -169,6 +172,13 @@ static const config_key_t config_keys[] = {
              "ABR ladder: SHORT_SIDE:KBPS rungs, highest first (H.264 kbit/s at 16:9)."),
     KEY_TEXT(NULL, video_codec, CONFIG_ENUM, 0, config_video_codecs, "h264",
              "Video codec of the ladder: h264, hevc or av1."),
+    KEY_TEXT(NULL, video_preset, CONFIG_ENUM, 0, config_video_presets, "veryfast",
+             "Encoder speed preset (x264/x265 names; mapped for SVT-AV1): slower is smaller."),
+    KEY_DURATION(
+        NULL, segment_duration, "4s", CONFIG_SEC, 30 * CONFIG_SEC,
+        "Target segment duration: every rendition gets an IDR frame at each boundary."),
+    KEY_NUM(NULL, media_max_decode_errors, CONFIG_INT, "100", 0, 1000000,
+            "Damaged packets or frames a source may have before its ingest fails."),
     KEY_NUM("job queue", job_workers, CONFIG_INT, "2", 0, 256,
             "Threads that run background jobs; 0 runs none in this process."),
     KEY_DURATION(NULL, job_lease, "1m", CONFIG_SEC, 24 * CONFIG_HOUR,

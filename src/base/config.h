@@ -71,6 +71,9 @@ typedef struct config {
     int64_t media_probe_timeout_ms;
     char video_ladder[256]; /* video_ladder: "1080:5000,720:3000,..." */
     char video_codec[16];   /* video_codec: h264, hevc, av1 */
+    char video_preset[16];  /* video_preset: x264 preset name */
+    int64_t segment_duration_ms;
+    int64_t media_max_decode_errors;
 
     /* job queue */
     int64_t job_workers;

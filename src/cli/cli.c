@@ -17,7 +17,7 @@ void
 cli_option(cli_t *cli, const char *name, bool takes_value)
 {
     if (cli->nextra < CLI_MAX_EXTRA)
-        cli->extra[cli->nextra++] = (cli_option_t){name, takes_value, NULL};
+        cli->extra[cli->nextra++] = (cli_option_t){.name = name, .takes_value = takes_value};
 }
 
 const char *
@@ -27,6 +27,19 @@ cli_get(const cli_t *cli, const char *name)
         if (strcmp(cli->extra[i].name, name) == 0)
             return cli->extra[i].value;
     }
+    return NULL;
+}
+
+const char *const *
+cli_get_all(const cli_t *cli, const char *name, unsigned *n)
+{
+    for (unsigned i = 0; i < cli->nextra; i++) {
+        if (strcmp(cli->extra[i].name, name) == 0) {
+            *n = cli->extra[i].nvalues;
+            return cli->extra[i].values;
+        }
+    }
+    *n = 0;
     return NULL;
 }
 
@@ -93,7 +106,13 @@ cli_parse(cli_t *cli, int argc, char **argv, char **envp)
             value = argv[++i];
         }
         if (opt) {
+            if (opt->nvalues == CLI_MAX_REPEAT) {
+                fprintf(stderr, "streamverse: --%s given more than %d times\n", opt->name,
+                        CLI_MAX_REPEAT);
+                return 2;
+            }
             opt->value = value;
+            opt->values[opt->nvalues++] = value;
             continue;
         }
         if (nlen == 6 && strncmp(name, "config", 6) == 0)

@@ -17,10 +17,14 @@
 #define CLI_MAX_POSITIONAL 8
 #define CLI_MAX_EXTRA 8
 
+#define CLI_MAX_REPEAT 8
+
 typedef struct {
     const char *name; /* without "--" */
     bool takes_value;
-    const char *value; /* set by cli_parse (flags without a value: "1") */
+    const char *value; /* set by cli_parse (flags without a value: "1"); the last one */
+    const char *values[CLI_MAX_REPEAT]; /* every value, for options given several times */
+    unsigned nvalues;
 } cli_option_t;
 
 typedef struct {
@@ -37,6 +41,8 @@ typedef struct {
 void cli_option(cli_t *cli, const char *name, bool takes_value);
 /* Value of a declared option after cli_parse, or NULL. */
 const char *cli_get(const cli_t *cli, const char *name);
+/* Every value of a repeatable option, in order; *n of them. */
+const char *const *cli_get_all(const cli_t *cli, const char *name, unsigned *n);
 
 /*
  * Parses argv (after the subcommand name) and builds the effective
@@ -60,5 +66,6 @@ int cli_admin_user(cli_t *cli);
 int cli_admin_config(cli_t *cli);
 int cli_admin_job(cli_t *cli);
 int cli_admin_ingest(cli_t *cli);
+int cli_admin_asset(cli_t *cli);
 
 #endif

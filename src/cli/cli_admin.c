@@ -14,7 +14,9 @@
 #include "vod/assets.h"
 #include "vod/ingest.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
@@ -224,9 +226,27 @@ cli_admin_ingest(cli_t *cli)
     memset(&job, 0, sizeof(job));
     if (cli->npositional != 1) {
         fprintf(stderr,
-                "usage: streamverse ingest FILE [--title T] [--no-transcode] [--queue]\n");
+                "usage: streamverse ingest FILE [--title T] [--no-transcode] [--codec C]"
+                " [--subtitle LANG=FILE] [--queue]\n");
         return 2;
     }
+    opt.video_codec = cli_get(cli, "codec");
+    unsigned nsubs;
+    const char *const *subs = cli_get_all(cli, "subtitle", &nsubs);
+    static char sub_langs[CLI_MAX_REPEAT][8];
+    for (unsigned i = 0; i < nsubs; i++) {
+        const char *eq = strchr(subs[i], '=');
+        size_t ll = eq ? (size_t)(eq - subs[i]) : 0;
+        if (eq == NULL || ll < 2 || ll > 3 || eq[1] == '\0') {
+            fprintf(stderr, "streamverse: --subtitle wants LANG=FILE with a 2 or 3 letter "
+                            "language, e.g. eng=movie.srt\n");
+            return 2;
+        }
+        snprintf(sub_langs[i], sizeof(sub_langs[i]), "%.*s", (int)ll, subs[i]);
+        opt.subtitles[i].language = sub_langs[i];
+        opt.subtitles[i].path = eq + 1;
+    }
+    opt.nsubtitles = nsubs;
     if (cli_setup_logging(cli) || cli_prepare_data(cli) || cli_migrate(cli, true))
         return 1;
     if (cli_open_db(cli, &db))
@@ -274,6 +294,66 @@ out:
     jobs_free(&job);
     if (jr)
         jobrunner_destroy(jr);
+    db_close(db);
+    return status;
+}
+
+/* streamverse asset url ID [--base URL] */
+int
+cli_admin_asset(cli_t *cli)
+{
+    const char *base = cli_get(cli, "base");
+    db_t *db = NULL;
+    asset_t a;
+    char *end = NULL;
+    long long id;
+    int status = 1;
+
+    memset(&a, 0, sizeof(a));
+    if (cli->npositional != 2 || strcmp(cli->positional[0], "url") != 0) {
+        fprintf(stderr, "usage: streamverse asset url ID [--base http://HOST:PORT]\n");
+        return 2;
+    }
+    errno = 0;
+    id = strtoll(cli->positional[1], &end, 10);
+    if (errno || end == cli->positional[1] || *end != '\0' || id <= 0) {
+        fprintf(stderr, "streamverse: \"%s\" is not an asset id\n", cli->positional[1]);
+        return 2;
+    }
+    if (base) {
+        size_t n = strlen(base);
+        if ((strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) ||
+            n > 512) {
+            fprintf(stderr, "streamverse: --base must be an http:// or https:// URL\n");
+            return 2;
+        }
+    }
+    if (cli_setup_logging(cli) || cli_migrate(cli, true) || cli_open_db(cli, &db))
+        return 1;
+    int rc = assets_get(db, id, &a);
+    if (rc == SV_NOT_FOUND) {
+        fprintf(stderr, "streamverse: no asset %lld\n", id);
+        goto out;
+    }
+    if (rc != SV_OK) {
+        fprintf(stderr, "streamverse: cannot read asset %lld: %s\n", id, status_text(rc));
+        goto out;
+    }
+    if (a.state == ASSET_FAILED) {
+        fprintf(stderr, "streamverse: asset %lld failed: %s\n", id, a.error ? a.error : "");
+        goto out;
+    }
+    if (a.state != ASSET_READY && a.state != ASSET_TRANSCODING && a.state != ASSET_PACKAGING)
+        fprintf(stderr, "streamverse: asset %lld is %s: not playable yet\n", id,
+                assets_state_name(a.state));
+    size_t bl = base ? strlen(base) : 0;
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--; /* "http://h:p/" and "http://h:p" give the same URLs */
+    printf("%.*s/vod/%lld/master.m3u8\n", (int)bl, base ? base : "", id);
+    printf("%.*s/vod/%lld/manifest.mpd\n", (int)bl, base ? base : "", id);
+    status = 0;
+out:
+    assets_free(&a);
     db_close(db);
     return status;
 }

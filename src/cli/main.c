@@ -64,16 +64,26 @@ static const cli_command_t cli_commands[] = {
      {{0}}},
     {"ingest",
      cli_admin_ingest,
-     "streamverse ingest FILE [--title T] [--no-transcode] [--queue]",
+     "streamverse ingest FILE [--title T] [--no-transcode] [--codec C] [--subtitle LANG=FILE]"
+     " [--queue]",
      "Creates an asset from a media file and runs its ingest job in this process, with\n"
      "progress on the terminal; prints the asset id as its last line. The source is\n"
      "probed and checked (a file that is not media, is truncated, has no decodable\n"
-     "stream, or is too large fails with the reason). Transcoding and packaging are\n"
-     "not written yet: a good source ends in state \"probed\".\n"
+     "stream, or is too large fails with the reason), then transcoded to the ABR ladder\n"
+     "and packaged as CMAF for HLS and DASH; it can be played from its first segments.\n"
      "  --title T           the asset's title (default: the file name)\n"
-     "  --no-transcode      package the source as is (H.264/HEVC + AAC mezzanines)\n"
+     "  --no-transcode      package the source as is (H.264/HEVC + AAC mezzanines with\n"
+     "                      regular keyframes; others are transcoded, with the reason)\n"
+     "  --codec C           video codec of this asset's ladder: h264, hevc or av1\n"
+     "  --subtitle LANG=FILE  a sidecar .srt or .vtt in language LANG (repeatable)\n"
      "  --queue             only queue the job, for the workers of a running server\n",
-     {{"title", "v"}, {"no-transcode", ""}, {"queue", ""}}},
+     {{"title", "v"}, {"no-transcode", ""}, {"queue", ""}, {"codec", "v"}, {"subtitle", "v"}}},
+    {"asset",
+     cli_admin_asset,
+     "streamverse asset url ID [--base http://HOST:PORT]",
+     "Prints where an asset plays: its HLS master playlist and its DASH MPD, one per\n"
+     "line, as URL paths (absolute URLs with --base).\n",
+     {{"base", "v"}}},
     {"job",
      cli_admin_job,
      "streamverse job enqueue KIND [--payload JSON]",

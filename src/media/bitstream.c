@@ -1225,3 +1225,55 @@ bitstream_codec_string_aac(const uint8_t *asc, size_t len, char *out, size_t cap
     memcpy(out, s, (size_t)n + 1);
     return SV_OK;
 }
+
+/* ---- AV1 temporal units as MP4 samples ---- */
+
+int
+bitstream_av1_to_mp4(const uint8_t *data, size_t len, buf_t *out)
+{
+    const uint8_t *p = data, *end = data + len;
+    int rc;
+
+    if (len == 0)
+        return SV_BAD_DATA;
+    while (p < end) {
+        uint8_t h = *p++, ext = 0;
+        uint64_t size;
+        int type = (h >> 3) & 0x0f;
+        bool has_ext = (h & 0x04) != 0, has_size = (h & 0x02) != 0;
+        if (h & 0x80)
+            return SV_BAD_DATA; /* forbidden bit */
+        if (has_ext) {
+            if (p >= end)
+                return SV_BAD_DATA;
+            ext = *p++;
+        }
+        if (has_size) {
+            if (av1_leb128(&p, end, &size) != SV_OK)
+                return SV_BAD_DATA;
+        } else {
+            size = (uint64_t)(end - p);
+        }
+        if (size > (uint64_t)(end - p))
+            return SV_BAD_DATA;
+        /* Temporal delimiters (2), redundant frame headers (7) and padding
+         * (15) are not stored in MP4 samples. */
+        if (type != 2 && type != 7 && type != 15) {
+            uint8_t hdr[2 + 8];
+            size_t hl = 0, v = (size_t)size;
+            hdr[hl++] = (uint8_t)(h | 0x02);
+            if (has_ext)
+                hdr[hl++] = ext;
+            do {
+                uint8_t b = v & 0x7f;
+                v >>= 7;
+                hdr[hl++] = (uint8_t)(b | (v ? 0x80 : 0));
+            } while (v && hl < sizeof(hdr));
+            if ((rc = buf_append(out, hdr, hl)) != SV_OK ||
+                (rc = buf_append(out, p, (size_t)size)) != SV_OK)
+                return rc;
+        }
+        p += size;
+    }
+    return SV_OK;
+}

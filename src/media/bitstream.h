@@ -33,6 +33,13 @@
  */
 int bitstream_annexb_to_mp4(const uint8_t *data, size_t len, buf_t *out);
 
+/*
+ * Appends an AV1 temporal unit as MP4 stores it (AV1-ISOBMFF 2.4): every
+ * OBU except temporal delimiters, padding and redundant frame headers,
+ * each with its size field. SV_OK, SV_BAD_DATA, SV_NO_MEMORY.
+ */
+int bitstream_av1_to_mp4(const uint8_t *data, size_t len, buf_t *out);
+
 /* True when data starts with an Annex B start code (00 00 01 or 00 00 00 01). */
 int bitstream_is_annexb(const uint8_t *data, size_t len);
 

@@ -196,6 +196,13 @@ dash_par(const pres_rendition_t **v, unsigned n, uint64_t *pw, uint64_t *ph)
     return true;
 }
 
+/* Same codec family (the sample entry, "avc1", "hvc1", "av01") and range. */
+static bool
+dash_same_video_set(const pres_rendition_t *a, const pres_rendition_t *b)
+{
+    return strncmp(a->codecs, b->codecs, 4) == 0 && strcmp(a->video_range, b->video_range) == 0;
+}
+
 static int
 dash_write_video(buf_t *out, const pres_rendition_t **v, unsigned n, unsigned set_id)
 {
@@ -225,6 +232,21 @@ dash_write_video(buf_t *out, const pres_rendition_t **v, unsigned n, unsigned se
     if (dash_par(v, n, &pw, &ph))
         DASH_TRY(buf_appendf(out, " par=\"%" PRIu64 ":%" PRIu64 "\"", pw, ph));
     DASH_TRY(buf_append_cstr(out, ">\n"));
+    if (strcmp(v[0]->video_range, "PQ") == 0 || strcmp(v[0]->video_range, "HLG") == 0) {
+        /* HDR (DASH-IF IOP, ISO/IEC 23001-8 code points): BT.2020 primaries
+         * and matrix, PQ (16) or HLG (18) transfer. The transfer is essential:
+         * a player that cannot show it must not pick this set. */
+        DASH_TRY(buf_appendf(
+            out,
+            "      <EssentialProperty "
+            "schemeIdUri=\"urn:mpeg:mpegB:cicp:TransferCharacteristics\""
+            " value=\"%d\"/>\n"
+            "      <SupplementalProperty schemeIdUri=\"urn:mpeg:mpegB:cicp:ColourPrimaries\""
+            " value=\"9\"/>\n"
+            "      <SupplementalProperty schemeIdUri=\"urn:mpeg:mpegB:cicp:MatrixCoefficients\""
+            " value=\"9\"/>\n",
+            strcmp(v[0]->video_range, "PQ") == 0 ? 16 : 18));
+    }
     for (unsigned i = 0; i < n; i++) {
         const pres_rendition_t *r = v[i];
         DASH_TRY(buf_appendf(out,
@@ -364,8 +386,21 @@ dash_write_body(const presentation_t *p, int64_t now_ms, buf_t *out)
     DASH_TRY(dash_append_duration(out, 2 * p->segment_duration_ms));
     DASH_TRY(buf_append_cstr(out, "\">\n  <Period id=\"0\" start=\"PT0S\">\n"));
 
-    if (nv > 0)
-        DASH_TRY(dash_write_video(out, video, nv, set_id++));
+    /* One video set per codec family and range: a player switches only
+     * within a set, and cannot switch from HEVC PQ to H.264 SDR seamlessly. */
+    for (unsigned i = 0; i < nv; i++) {
+        const pres_rendition_t *set[PRES_MAX_RENDITIONS] = {NULL};
+        unsigned n = 0;
+        bool first = true;
+        for (unsigned k = 0; k < i && first; k++)
+            first = !dash_same_video_set(video[k], video[i]);
+        if (!first)
+            continue;
+        for (unsigned k = i; k < nv; k++)
+            if (dash_same_video_set(video[k], video[i]))
+                set[n++] = video[k];
+        DASH_TRY(dash_write_video(out, set, n, set_id++));
+    }
     DASH_TRY(dash_write_languages(out, audio, na, true, &set_id));
     DASH_TRY(dash_write_languages(out, subs, ns, false, &set_id));
     DASH_TRY(buf_append_cstr(out, "  </Period>\n"));

@@ -5,6 +5,7 @@
 #include "base/status.h"
 #include "base/str.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -111,6 +112,53 @@ ladder_h264_level(int w, int h, double fps, int64_t maxrate)
     return 52;
 }
 
+/*
+ * The output frame rate for a source's average rate. Cameras and phones
+ * report averages such as 8957/300; a rung runs at a constant rate that
+ * tracks can carry exactly, so a rate within 0.5% of a broadcast rate
+ * becomes it, any other is rounded to 1/1000 fps, and rates above 60 are
+ * capped at 60. Unknown rates become 25.
+ */
+void
+ladder_snap_fps(int *num, int *den)
+{
+    static const int common[][2] = {{24000, 1001}, {24, 1}, {25, 1}, {30000, 1001},
+                                    {30, 1},       {48, 1}, {50, 1}, {60000, 1001},
+                                    {60, 1},       {15, 1}, {20, 1}, {12, 1}};
+    double fps;
+
+    if (*num <= 0 || *den <= 0) {
+        *num = 25;
+        *den = 1;
+        return;
+    }
+    fps = (double)*num / *den;
+    if (fps > 60.0) {
+        *num = 60;
+        *den = 1;
+        return;
+    }
+    for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
+        double c = (double)common[i][0] / common[i][1];
+        if (fps > c * 0.995 && fps < c * 1.005) {
+            *num = common[i][0];
+            *den = common[i][1];
+            return;
+        }
+    }
+    long milli = lround(fps * 1000.0);
+    if (milli < 1000)
+        milli = 1000; /* at least 1 fps */
+    long a = milli, b = 1000;
+    while (b) { /* reduce by the greatest common divisor */
+        long t = a % b;
+        a = b;
+        b = t;
+    }
+    *num = (int)(milli / a);
+    *den = (int)(1000 / a);
+}
+
 int
 ladder_plan(const ladder_spec_t *spec, ladder_codec_t codec, int width, int height, int sar_num,
             int sar_den, int fps_num, int fps_den, ladder_t *out)
@@ -130,16 +178,8 @@ ladder_plan(const ladder_spec_t *spec, ladder_codec_t codec, int width, int heig
     double short_side = portrait ? dw : dh, long_side = portrait ? dh : dw;
     double aspect = long_side / short_side;
 
-    if (fps_num <= 0 || fps_den <= 0) {
-        fps_num = 25;
-        fps_den = 1;
-    }
+    ladder_snap_fps(&fps_num, &fps_den);
     fps = (double)fps_num / fps_den;
-    if (fps > 60.0) {
-        fps_num = 60;
-        fps_den = 1;
-        fps = 60.0;
-    }
 
     for (unsigned i = 0; i < spec->n && out->n < LADDER_MAX_RUNGS; i++) {
         const ladder_spec_rung_t *sr = &spec->rungs[i];

@@ -13,7 +13,7 @@
  *    then by the codec's efficiency (HEVC 0.6, AV1 0.5 of H.264);
  *  - sets peak rate and buffer (1.5x and 2x the average, capped VBR) and an
  *    H.264 level that fits the picture and rate.
- * Frame rate stays the source's (capped at 60).
+ * Frame rate stays the source's, made constant and exact by ladder_snap_fps().
  */
 #ifndef SV_LADDER_H
 #define SV_LADDER_H
@@ -69,5 +69,10 @@ const char *ladder_codec_name(ladder_codec_t c);
  */
 int ladder_plan(const ladder_spec_t *spec, ladder_codec_t codec, int width, int height,
                 int sar_num, int sar_den, int fps_num, int fps_den, ladder_t *out);
+
+/* A source's average frame rate as the constant rate rungs run at: within
+ * 0.5% of a broadcast rate (24000/1001, 25, 30000/1001 ...) it becomes
+ * that rate; others round to 1/1000 fps; capped at 60; unknown -> 25. */
+void ladder_snap_fps(int *num, int *den);
 
 #endif

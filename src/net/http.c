@@ -535,16 +535,26 @@ int
 http_respond_file(http_request_t *r, int fd, const struct stat *st, const char *content_type,
                   const char *cache_control)
 {
+    char etag[64];
+    snprintf(etag, sizeof(etag), "\"%llx%lx-%llx\"", (unsigned long long)st->st_mtim.tv_sec,
+             (unsigned long)(st->st_mtim.tv_nsec / 1000), (unsigned long long)st->st_size);
+    return http_respond_file_part(r, fd, 0, (uint64_t)st->st_size, etag, st->st_mtim.tv_sec,
+                                  content_type, cache_control);
+}
+
+int
+http_respond_file_part(http_request_t *r, int fd, uint64_t part_off, uint64_t part_len,
+                       const char *etag, time_t mtime, const char *content_type,
+                       const char *cache_control)
+{
     http_response_t *resp = &r->resp;
-    char etag[64], lm[CLOCK_HTTP_DATE_LEN + 1];
-    uint64_t size = (uint64_t)st->st_size, off = 0, len = size;
+    char lm[CLOCK_HTTP_DATE_LEN + 1];
+    uint64_t size = part_len, off = 0, len = size;
     int rc;
 
     http_response_discard_file(resp);
     resp->fd = fd;
-    snprintf(etag, sizeof(etag), "\"%llx%lx-%llx\"", (unsigned long long)st->st_mtim.tv_sec,
-             (unsigned long)(st->st_mtim.tv_nsec / 1000), (unsigned long long)size);
-    clock_http_date(st->st_mtim.tv_sec, lm);
+    clock_http_date(mtime, lm);
 
     if ((rc = http_header_add(r, "ETag", etag)) != SV_OK ||
         (rc = http_header_add(r, "Last-Modified", lm)) != SV_OK ||
@@ -554,7 +564,7 @@ http_respond_file(http_request_t *r, int fd, const struct stat *st, const char *
         goto fail;
 
     /* On 304 and 412 the file is already closed (the response dropped it). */
-    if (http_check_preconditions(r, etag, st->st_mtim.tv_sec) == SV_DECLINED)
+    if (http_check_preconditions(r, etag, mtime) == SV_DECLINED)
         return SV_OK;
 
     resp->status = 200;
@@ -568,7 +578,7 @@ http_respond_file(http_request_t *r, int fd, const struct stat *st, const char *
             if (if_range.len > 0 && (if_range.p[0] == '"'))
                 use = str_eq_cstr(if_range, etag);
             else if (clock_parse_http_date(if_range, &t) == SV_OK)
-                use = t == st->st_mtim.tv_sec;
+                use = t == mtime;
             else
                 use = false;
         }
@@ -598,7 +608,7 @@ http_respond_file(http_request_t *r, int fd, const struct stat *st, const char *
     }
     resp->kind = HTTP_BODY_FILE;
     resp->content_type = content_type;
-    resp->file_off = off;
+    resp->file_off = part_off + off;
     resp->file_len = len;
     resp->content_length = (int64_t)len;
     resp->composed = true;

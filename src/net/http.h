@@ -166,6 +166,17 @@ int http_respond_file(http_request_t *r, int fd, const struct stat *st,
                       const char *content_type, const char *cache_control);
 
 /*
+ * Responds with part_len bytes of a file from part_off as the whole entity
+ * (a segment inside a track file): takes ownership of fd like
+ * http_respond_file(), uses the given strong etag (with its quotes) and
+ * mtime as validators, and applies conditional and Range headers relative
+ * to the part.
+ */
+int http_respond_file_part(http_request_t *r, int fd, uint64_t part_off, uint64_t part_len,
+                           const char *etag, time_t mtime, const char *content_type,
+                           const char *cache_control);
+
+/*
  * Applies conditional headers to a response about to be sent with this
  * validator: answers 304 / 412 and returns SV_DECLINED when it did, SV_OK
  * when the handler should go on. etag includes its quotes.

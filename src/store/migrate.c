@@ -95,12 +95,16 @@ typedef struct {
 /* Version 3: the ladder planned for an asset (JSON), once its source is probed. */
 #define MIGRATION_3 "ALTER TABLE assets ADD COLUMN plan TEXT;"
 
+/* Version 4: what packaging made of an asset (JSON: renditions, speed, notes). */
+#define MIGRATION_4 "ALTER TABLE assets ADD COLUMN result TEXT;"
+
 /* Ordered by version; append only. */
 static const migration_t migrate_list[] = {
     {1, "jobs and users", MIGRATION_1("INTEGER PRIMARY KEY"),
      MIGRATION_1("BIGSERIAL PRIMARY KEY")},
     {2, "assets", MIGRATION_2("INTEGER PRIMARY KEY"), MIGRATION_2("BIGSERIAL PRIMARY KEY")},
     {3, "asset ladder plans", MIGRATION_3, MIGRATION_3},
+    {4, "asset packaging results", MIGRATION_4, MIGRATION_4},
 };
 
 #define MIGRATE_COUNT (sizeof(migrate_list) / sizeof(migrate_list[0]))

@@ -163,6 +163,20 @@ assets_set_plan(db_t *db, int64_t id, const char *plan_json)
 }
 
 int
+assets_set_options(db_t *db, int64_t id, const char *options_json)
+{
+    return assets_update(db, "UPDATE assets SET options = ?, updated_at_ms = ? WHERE id = ?",
+                         id, options_json, NULL, NULL, NULL);
+}
+
+int
+assets_set_result(db_t *db, int64_t id, const char *result_json)
+{
+    return assets_update(db, "UPDATE assets SET result = ?, updated_at_ms = ? WHERE id = ?", id,
+                         result_json, NULL, NULL, NULL);
+}
+
+int
 assets_set_probe(db_t *db, int64_t id, const char *probe_json, int64_t duration_ms)
 {
     return assets_update(db,
@@ -173,7 +187,7 @@ assets_set_probe(db_t *db, int64_t id, const char *probe_json, int64_t duration_
 
 #define ASSETS_COLUMNS                                                                         \
     "id, title, state, source_name, source_path, source_size, options, probe, duration_ms,"    \
-    " error, job_id, created_at_ms, updated_at_ms, plan"
+    " error, job_id, created_at_ms, updated_at_ms, plan, result"
 
 static char *
 assets_dup_column(db_stmt_t *st, int col)
@@ -207,7 +221,9 @@ assets_row_read(db_stmt_t *st, asset_t *a)
     a->created_at_ms = db_column_i64(st, 11);
     a->updated_at_ms = db_column_i64(st, 12);
     a->plan = assets_dup_column(st, 13);
+    a->result = assets_dup_column(st, 14);
     if ((!db_column_is_null(st, 13) && a->plan == NULL) ||
+        (!db_column_is_null(st, 14) && a->result == NULL) ||
         (!db_column_is_null(st, 6) && a->options == NULL) ||
         (!db_column_is_null(st, 7) && a->probe == NULL) ||
         (!db_column_is_null(st, 9) && a->error == NULL)) {
@@ -224,7 +240,8 @@ assets_free(asset_t *a)
     free(a->probe);
     free(a->error);
     free(a->plan);
-    a->options = a->probe = a->error = a->plan = NULL;
+    free(a->result);
+    a->options = a->probe = a->error = a->plan = a->result = NULL;
 }
 
 int
@@ -310,6 +327,17 @@ assets_to_json(const asset_t *a)
     json_object_set_new(o, "options", assets_json_field(a->options));
     json_object_set_new(o, "probe", assets_json_field(a->probe));
     json_object_set_new(o, "plan", assets_json_field(a->plan));
+    json_object_set_new(o, "result", assets_json_field(a->result));
+    if (a->state == ASSET_TRANSCODING || a->state == ASSET_PACKAGING ||
+        a->state == ASSET_READY) {
+        /* Paths on this origin; playable from the first segments on. */
+        char hls[64], dash[64];
+        snprintf(hls, sizeof(hls), "/vod/%lld/master.m3u8", (long long)a->id);
+        snprintf(dash, sizeof(dash), "/vod/%lld/manifest.mpd", (long long)a->id);
+        json_object_set_new(o, "playback", json_pack("{s:s,s:s}", "hls", hls, "dash", dash));
+    } else {
+        json_object_set_new(o, "playback", json_null());
+    }
     json_object_set_new(o, "job_id", a->job_id ? json_integer(a->job_id) : json_null());
     json_object_set_new(o, "created_at", assets_time_json(a->created_at_ms));
     json_object_set_new(o, "updated_at", assets_time_json(a->updated_at_ms));

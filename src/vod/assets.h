@@ -28,7 +28,7 @@ typedef enum {
 #define ASSET_NAME_MAX 256
 #define ASSET_PATH_MAX 1280 /* a data_dir (CONFIG_STR_MAX) plus what goes under it */
 
-/* A copy of one row; probe, plan, options and error are malloc'd: assets_free(). */
+/* A copy of one row; probe, plan, result, options and error are malloc'd: assets_free(). */
 typedef struct {
     int64_t id;
     char title[ASSET_TITLE_MAX];
@@ -39,6 +39,7 @@ typedef struct {
     char *options; /* JSON object */
     char *probe;   /* JSON object, NULL until probed */
     char *plan;    /* JSON object: the renditions to make, NULL until probed */
+    char *result;  /* JSON object: what packaging made, NULL until it has */
     int64_t duration_ms;
     char *error; /* NULL unless failed */
     int64_t job_id;
@@ -58,6 +59,8 @@ int assets_set_job(db_t *db, int64_t id, int64_t job_id);
 int assets_set_state(db_t *db, int64_t id, asset_state_t state, const char *error);
 int assets_set_probe(db_t *db, int64_t id, const char *probe_json, int64_t duration_ms);
 int assets_set_plan(db_t *db, int64_t id, const char *plan_json);
+int assets_set_options(db_t *db, int64_t id, const char *options_json);
+int assets_set_result(db_t *db, int64_t id, const char *result_json);
 
 int assets_get(db_t *db, int64_t id, asset_t *out); /* SV_NOT_FOUND */
 void assets_free(asset_t *a);

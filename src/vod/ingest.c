@@ -9,12 +9,16 @@
 #include "media/probe.h"
 #include "store/jobs.h"
 #include "vod/assets.h"
+#include "vod/origin.h"
+#include "vod/package.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -101,11 +105,26 @@ ingest_source_file_name(const char *source, char *out, size_t cap)
     snprintf(out, cap, plain ? "source.%s" : "source", plain ? dot + 1 : "");
 }
 
+/* "srt" or "vtt" from a sidecar's name (any case), else NULL. */
+static const char *
+ingest_subtitle_ext(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (dot && strcasecmp(dot, ".srt") == 0)
+        return "srt";
+    if (dot && strcasecmp(dot, ".vtt") == 0)
+        return "vtt";
+    return NULL;
+}
+
 int
 ingest_submit(db_t *db, const config_t *cfg, const char *source, const ingest_options_t *opt,
               int64_t *asset_id, job_t *job, char *err, size_t errlen)
 {
-    char dir[ASSET_PATH_MAX], dest[ASSET_PATH_MAX], fname[32], payload[64], options[64];
+    char dir[ASSET_PATH_MAX], dest[ASSET_PATH_MAX], fname[32], payload[64];
+    json_t *options = NULL;
+    char *options_text = NULL;
+    ladder_codec_t codec;
     const char *base = strrchr(source, '/');
     const char *name = base ? base + 1 : source;
     struct stat sb;
@@ -120,13 +139,49 @@ ingest_submit(db_t *db, const config_t *cfg, const char *source, const ingest_op
         snprintf(err, errlen, "%s is not a regular file", source);
         return SV_BAD_DATA;
     }
-    snprintf(options, sizeof(options), "{\"no_transcode\":%s}",
-             opt->no_transcode ? "true" : "false");
-    rc = assets_create(db, opt->title ? opt->title : name,
+    if (opt->video_codec && ladder_codec_parse(opt->video_codec, &codec) != SV_OK) {
+        snprintf(err, errlen, "video codec \"%s\" is not h264, hevc or av1", opt->video_codec);
+        return SV_BAD_DATA;
+    }
+    if (opt->nsubtitles > sizeof(opt->subtitles) / sizeof(opt->subtitles[0])) {
+        snprintf(err, errlen, "at most 8 subtitle files");
+        return SV_TOO_BIG;
+    }
+    for (unsigned i = 0; i < opt->nsubtitles; i++) {
+        const char *ext = ingest_subtitle_ext(opt->subtitles[i].path);
+        if (ext == NULL) {
+            snprintf(err, errlen, "subtitles %s: the name must end in .srt or .vtt",
+                     opt->subtitles[i].path);
+            return SV_BAD_DATA;
+        }
+        if (stat(opt->subtitles[i].path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            snprintf(err, errlen, "subtitles %s: not a readable file", opt->subtitles[i].path);
+            return SV_NOT_FOUND;
+        }
+    }
+    if (stat(source, &sb) != 0) /* again: sb is the source's from here on */
+        return SV_IO;
+    options = json_pack("{s:b}", "no_transcode", opt->no_transcode);
+    if (options && opt->video_codec)
+        json_object_set_new(options, "video_codec", json_string(opt->video_codec));
+    options_text = options ? json_dumps(options, JSON_COMPACT) : NULL;
+    if (options_text == NULL) {
+        json_decref(options);
+        snprintf(err, errlen, "out of memory");
+        return SV_NO_MEMORY;
+    }
+    rc = assets_create(db,
+                       opt->title         ? opt->title
+                       : opt->source_name ? opt->source_name
+                                          : name,
                        opt->source_name ? opt->source_name : name, "", (int64_t)sb.st_size,
-                       options, &id, err, errlen);
-    if (rc != SV_OK)
+                       options_text, &id, err, errlen);
+    free(options_text);
+    options_text = NULL;
+    if (rc != SV_OK) {
+        json_decref(options);
         return rc;
+    }
 
     /* Place the source: data_dir/sources/<id>/source.<ext>. */
     if (snprintf(dir, sizeof(dir), "%s/sources", cfg->data_dir) < (int)sizeof(dir))
@@ -152,6 +207,26 @@ ingest_submit(db_t *db, const config_t *cfg, const char *source, const ingest_op
         if (rc != SV_OK)
             goto fail;
     }
+    /* Sidecar subtitles beside the source: sub-<n>.<ext>, recorded in the options. */
+    if (opt->nsubtitles) {
+        json_t *subs = json_array();
+        json_object_set_new(options, "subtitles", subs);
+        for (unsigned i = 0; i < opt->nsubtitles; i++) {
+            char sdest[ASSET_PATH_MAX + 32];
+            const char *lang = opt->subtitles[i].language;
+            snprintf(sdest, sizeof(sdest), "%s/sub-%u.%s", dir, i + 1,
+                     ingest_subtitle_ext(opt->subtitles[i].path));
+            if ((rc = ingest_copy(opt->subtitles[i].path, sdest, err, errlen)) != SV_OK)
+                goto fail;
+            json_array_append_new(subs, json_pack("{s:s,s:s}", "path", sdest, "language",
+                                                  lang && lang[0] ? lang : "und"));
+        }
+        options_text = json_dumps(options, JSON_COMPACT);
+        if (options_text == NULL || (rc = assets_set_options(db, id, options_text)) != SV_OK) {
+            rc = options_text ? rc : SV_NO_MEMORY;
+            goto dbfail;
+        }
+    }
     if ((rc = assets_set_source(db, id, dest, (int64_t)sb.st_size)) != SV_OK)
         goto dbfail;
     snprintf(payload, sizeof(payload), "{\"asset_id\":%lld}", (long long)id);
@@ -172,6 +247,8 @@ ingest_submit(db_t *db, const config_t *cfg, const char *source, const ingest_op
         goto dbfail;
     }
     *asset_id = id;
+    json_decref(options);
+    free(options_text);
     return SV_OK;
 
 dbfail:
@@ -180,6 +257,8 @@ dbfail:
 fail:
     ingest_remove_tree(dir);
     assets_set_state(db, id, ASSET_FAILED, err);
+    json_decref(options);
+    free(options_text);
     return rc;
 }
 
@@ -285,6 +364,103 @@ fail:
 
 /* ---- the job ---- */
 
+static void
+ingest_remove_output(const config_t *cfg, int64_t id)
+{
+    char out[ASSET_PATH_MAX];
+    if (origin_asset_dir(cfg->data_dir, id, out, sizeof(out)) == SV_OK)
+        ingest_remove_tree(out);
+}
+
+typedef struct {
+    jobrunner_ctx_t *ctx;
+    atomic_bool stop;
+} ingest_progress_t;
+
+static void
+ingest_on_progress(void *arg, int permille, const char *msg)
+{
+    ingest_progress_t *ip = arg;
+    jobrunner_progress(ip->ctx, permille, msg);
+    if (jobrunner_should_stop(ip->ctx))
+        atomic_store(&ip->stop, true);
+}
+
+/* The sidecars recorded in the asset's options: [{"path":..,"language":..}]. */
+static void
+ingest_sidecars(const json_t *options, package_job_t *pj)
+{
+    const json_t *subs = json_object_get(options, "subtitles"), *s;
+    size_t i;
+    json_array_foreach(subs, i, s)
+    {
+        const char *path = json_string_value(json_object_get(s, "path"));
+        const char *lang = json_string_value(json_object_get(s, "language"));
+        if (path == NULL || pj->nsidecars >= PACKAGE_MAX_SIDECARS)
+            continue;
+        pj->sidecars[pj->nsidecars].path = path;
+        pj->sidecars[pj->nsidecars].language = lang ? lang : "und";
+        pj->sidecars[pj->nsidecars].label = NULL;
+        pj->nsidecars++;
+    }
+}
+
+/* Transcodes and packages a probed asset; records the result; state ready. */
+static int
+ingest_package(jobrunner_ctx_t *ctx, db_t *db, const config_t *cfg, const asset_t *a,
+               const probe_t *probe, char *err, size_t errlen)
+{
+    package_job_t pj;
+    package_result_t res;
+    ingest_progress_t ip;
+    json_t *options = NULL, *result = NULL;
+    char *text = NULL, e[64];
+    int rc;
+
+    memset(&pj, 0, sizeof(pj));
+    ip.ctx = ctx;
+    atomic_init(&ip.stop, false);
+    if (a->options)
+        jsonx_parse(str_from_cstr(a->options), 8, &options, e, sizeof(e));
+    pj.cfg = cfg;
+    pj.asset_id = a->id;
+    pj.source = a->source_path;
+    pj.probe = probe;
+    pj.no_transcode = json_is_true(json_object_get(options, "no_transcode"));
+    pj.video_codec = json_string_value(json_object_get(options, "video_codec"));
+    ingest_sidecars(options, &pj);
+    pj.on_progress = ingest_on_progress;
+    pj.arg = &ip;
+    pj.cancel = &ip.stop;
+    assets_set_state(db, a->id, pj.no_transcode ? ASSET_PACKAGING : ASSET_TRANSCODING, NULL);
+    rc = package_asset(&pj, &res, err, errlen);
+    json_decref(options);
+    if (rc != SV_OK)
+        return rc;
+    result = json_pack("{s:f,s:f,s:b,s:I,s:i,s:f,s:s*}", "duration", res.duration_ms / 1000.0,
+                       "speed", res.speed, "remuxed", res.remuxed, "decode_errors",
+                       (json_int_t)res.decode_errors, "renditions", (int)res.nrenditions,
+                       "first_playable", res.first_playable_ms / 1000.0, "note",
+                       res.note[0] ? res.note : NULL);
+    text = result ? json_dumps(result, JSON_COMPACT) : NULL;
+    json_decref(result);
+    if (text == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return SV_NO_MEMORY;
+    }
+    if ((rc = assets_set_result(db, a->id, text)) != SV_OK ||
+        (rc = assets_set_state(db, a->id, ASSET_READY, NULL)) != SV_OK) {
+        snprintf(err, errlen, "recording the result: %s (%s)", status_text(rc),
+                 db_last_error(db));
+        free(text);
+        return SV_DB;
+    }
+    log_info("ingest", "asset %lld ready: %s", (long long)a->id, text);
+    free(text);
+    jobrunner_progress(ctx, 1000, "ready");
+    return SV_OK;
+}
+
 typedef struct {
     const config_t *cfg;
 } ingest_ctx_t;
@@ -293,11 +469,9 @@ static int
 ingest_fail(jobrunner_ctx_t *ctx, db_t *db, const config_t *cfg, int64_t id, int rc,
             const char *reason)
 {
-    char out[ASSET_PATH_MAX];
     /* Whatever this job made for the asset goes; the source stays for a retry
      * or a look. */
-    snprintf(out, sizeof(out), "%s/media/vod/%lld", cfg->data_dir, (long long)id);
-    ingest_remove_tree(out);
+    ingest_remove_output(cfg, id);
     /* Bad input does not get better by trying again; I/O and time may. */
     bool retry = rc == SV_IO || rc == SV_TIMEOUT || rc == SV_BUSY || rc == SV_NO_MEMORY;
     assets_set_state(db, id, ASSET_FAILED, reason);
@@ -378,8 +552,20 @@ ingest_job(jobrunner_ctx_t *ctx, const job_t *job)
     snprintf(msg, sizeof(msg), "probed: %u stream%s, %lld.%03lld s", probe->nstreams,
              probe->nstreams == 1 ? "" : "s", (long long)(probe->duration_ms / 1000),
              (long long)(probe->duration_ms % 1000));
-    jobrunner_progress(ctx, 1000, msg);
+    jobrunner_progress(ctx, 100, msg);
     log_info("ingest", "asset %lld %s", (long long)id, msg);
+
+    rc = ingest_package(ctx, db, cfg, &a, probe, err, sizeof(err));
+    if (rc != SV_OK) {
+        if (rc == SV_UNAVAILABLE) {
+            /* stopped (shutdown or lost lease): another attempt starts over */
+            ingest_remove_output(cfg, id);
+            jobrunner_set_error(ctx, true, "%s", err);
+        } else {
+            rc = ingest_fail(ctx, db, cfg, id, rc, err);
+        }
+        goto out;
+    }
 out:
     free(probe_text);
     free(plan_text);

@@ -4,10 +4,11 @@
  * ingest_submit() records the asset, places the source under
  * data_dir/sources/<id>/ (moved, hard-linked, or copied), and queues an
  * "asset.ingest" job. The job (ingest_register() installs its handler)
- * probes the source and applies the ingest rules; a source that fails them
- * leaves the asset failed with the reason and removes whatever output the
- * job had made. Transcoding and packaging are the next stages of this job
- * (not written yet): today a good source ends the job in state "probed".
+ * probes the source and applies the ingest rules, then transcodes and
+ * packages it (package.h) into data_dir/media/vod/<id>/, where the origin
+ * serves it; the asset is playable from its first segments and "ready" at
+ * the end. A source that fails leaves the asset failed with the reason and
+ * removes whatever output the job had made.
  */
 #ifndef SV_INGEST_H
 #define SV_INGEST_H
@@ -26,6 +27,12 @@ typedef struct {
     const char *title;       /* NULL: the source's file name */
     const char *source_name; /* NULL: the source's file name */
     bool no_transcode;       /* package as is (mezzanine workflow) */
+    const char *video_codec; /* "h264", "hevc", "av1"; NULL: the configured one */
+    unsigned nsubtitles;     /* sidecar subtitle files, copied beside the source */
+    struct {
+        const char *path;
+        const char *language; /* ISO 639-2, or NULL ("und") */
+    } subtitles[8];
     bool move; /* rename the source into place (an upload spooled on the same disk) */
     /* A worker name: queue the job already claimed by the caller, who runs
      * it (jobs_enqueue_claimed). NULL: queue it for the workers. */

@@ -1723,6 +1723,29 @@ TEST(codec_strings_agree_with_ffmpegs_dash_muxer)
         CHECK_STR(theirs, "mp4a.40.2");
 }
 
+TEST(av1_temporal_units_become_mp4_samples)
+{
+    /* A temporal delimiter, padding, then a frame OBU without a size field. */
+    static const uint8_t tu[] = {0x12, 0x00, 0x7a, 0x01, 0xff, 0x30, 0xaa, 0xbb, 0xcc};
+    static const uint8_t want[] = {0x32, 0x03, 0xaa, 0xbb, 0xcc};
+    /* An OBU with an extension byte and a size field is kept as is. */
+    static const uint8_t ext[] = {0x36, 0x08, 0x02, 0x11, 0x22};
+    static const uint8_t bad[] = {0x32, 0x05, 0xaa}; /* says 5, has 1 */
+    buf_t out;
+    buf_init(&out, 1024);
+    CHECK_INT(bitstream_av1_to_mp4(tu, sizeof(tu), &out), SV_OK);
+    CHECK_INT(out.len, sizeof(want));
+    CHECK(memcmp(out.data, want, sizeof(want)) == 0);
+    buf_reset(&out);
+    CHECK_INT(bitstream_av1_to_mp4(ext, sizeof(ext), &out), SV_OK);
+    CHECK_INT(out.len, sizeof(ext));
+    CHECK(memcmp(out.data, ext, sizeof(ext)) == 0);
+    buf_reset(&out);
+    CHECK_INT(bitstream_av1_to_mp4(bad, sizeof(bad), &out), SV_BAD_DATA);
+    CHECK_INT(bitstream_av1_to_mp4(tu, 0, &out), SV_BAD_DATA);
+    buf_free(&out);
+}
+
 int
 main(void)
 {
@@ -1763,6 +1786,7 @@ main(void)
     RUN(aac_codec_string_from_ffmpegs_esds);
     RUN(annexb_real_streams_convert_as_ffmpegs_mp4_muxer_does);
     RUN(codec_strings_agree_with_ffmpegs_dash_muxer);
+    RUN(av1_temporal_units_become_mp4_samples);
     rc = test_done();
     tmpdir_remove();
     return rc;

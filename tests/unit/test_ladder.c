@@ -133,6 +133,36 @@ TEST(frame_rate_is_kept_capped_and_high_rates_cost_more)
     CHECK_INT(l120.rungs[0].fps_num, 60);
 }
 
+TEST(frame_rates_snap_to_exact_constant_rates)
+{
+    int n, d;
+    n = 8957, d = 300; /* a phone's 29.857 average */
+    ladder_snap_fps(&n, &d);
+    CHECK_INT(n, 30000);
+    CHECK_INT(d, 1001);
+    n = 2997, d = 125; /* 23.976 */
+    ladder_snap_fps(&n, &d);
+    CHECK_INT(n, 24000);
+    CHECK_INT(d, 1001);
+    n = 25, d = 1;
+    ladder_snap_fps(&n, &d);
+    CHECK_INT(n, 25);
+    CHECK_INT(d, 1);
+    n = 1753, d = 100; /* 17.53: no broadcast rate near, kept to 1/1000 */
+    ladder_snap_fps(&n, &d);
+    CHECK_INT(n, 1753);
+    CHECK_INT(d, 100);
+    n = 0, d = 0;
+    ladder_snap_fps(&n, &d);
+    CHECK_INT(n, 25);
+    n = 1, d = 10; /* 0.1 fps: at least 1 */
+    ladder_snap_fps(&n, &d);
+    CHECK_INT(n, 1);
+    CHECK_INT(d, 1);
+    ladder_t l = plan(1280, 720, 1, 1, 8957, 300, LADDER_H264);
+    CHECK_INT(l.rungs[0].fps_num, 30000);
+}
+
 TEST(hevc_and_av1_need_fewer_bits)
 {
     ladder_t h = plan(1920, 1080, 1, 1, 25, 1, LADDER_H264);
@@ -169,6 +199,7 @@ main(void)
     RUN(portrait_ladders_on_its_short_side);
     RUN(dimensions_are_even);
     RUN(frame_rate_is_kept_capped_and_high_rates_cost_more);
+    RUN(frame_rates_snap_to_exact_constant_rates);
     RUN(hevc_and_av1_need_fewer_bits);
     RUN(no_picture_is_refused);
     return test_done();

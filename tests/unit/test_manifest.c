@@ -995,7 +995,7 @@ TEST(missing_or_corrupt_index)
                 "to fill a header of 64 bytes......",
                 72);
     CHECK_INT(load("badidx", &p, err, sizeof(err)), SV_BAD_DATA);
-    CHECK_STR(err, "rendition \"v\": track.idx: not a fragment index");
+    CHECK_STR(err, "rendition \"v\": track.idx: bad magic (not a CMAF fragment index)");
 }
 
 /* Every truncation of a good asset.json, and every byte replaced by a few
