@@ -18,8 +18,8 @@ debs=(
   sqlite3 curl python3 ca-certificates procps iproute2
   # the media reference: test clips and ffprobe/ffmpeg as oracles
   ffmpeg
-  # benchmarks: the peer and the load generator
-  nginx wrk
+  # benchmarks: the peer, the load generator, GNU time (peak RSS)
+  nginx wrk time
   # the browser-player oracles (tests/players): Debian's Chromium, driven
   # headless by playwright-core; it needs no X server and no chromium-driver
   chromium
