@@ -87,9 +87,14 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(OUT)/libsv.a
 deps:
 	@bash scripts/deps.sh
 
+# The first start seeds a demo library (a few synthetic clips, and the real
+# recordings the tests fetched into build/test-media when they are there);
+# the server's workers make them playable within seconds.
 run: deps
 	@$(MAKE) --no-print-directory
 	@mkdir -p data
+	./build/streamverse demo --data ./data --log-level warn \
+	    $(if $(wildcard build/test-media),--recordings build/test-media,) || true
 	./build/streamverse serve --data ./data
 
 san:

@@ -67,5 +67,6 @@ int cli_admin_config(cli_t *cli);
 int cli_admin_job(cli_t *cli);
 int cli_admin_ingest(cli_t *cli);
 int cli_admin_asset(cli_t *cli);
+int cli_admin_demo(cli_t *cli);
 
 #endif

@@ -84,6 +84,15 @@ static const cli_command_t cli_commands[] = {
      "Prints where an asset plays: its HLS master playlist and its DASH MPD, one per\n"
      "line, as URL paths (absolute URLs with --base).\n",
      {{"base", "v"}}},
+    {"demo",
+     cli_admin_demo,
+     "streamverse demo [--recordings DIR] [--force]",
+     "Seeds a demo library when there is none: a few short clips made from libavfilter\n"
+     "sources (distinct pictures and tones), queued for the workers of `streamverse\n"
+     "serve`, which make them playable within seconds. `make run` does this first.\n"
+     "  --recordings DIR    also queue every media file under DIR (e.g. build/test-media)\n"
+     "  --force             add the clips even when the library has assets\n",
+     {{"recordings", "v"}, {"force", ""}}},
     {"job",
      cli_admin_job,
      "streamverse job enqueue KIND [--payload JSON]",

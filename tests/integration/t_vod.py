@@ -20,6 +20,7 @@ sidecar .srt) is ingested with the CLI, then served by the real server:
   tone-mapped H.264 SDR fallback; an AV1 ladder is cut on the same grid;
 - bad inputs (damaged frames in the middle, absurd dimensions, a file with
   nothing in it) end as the issue says, and the server keeps serving;
+- `streamverse demo` seeds four distinct clips once;
 - a longer upload is playable (an EVENT playlist / dynamic MPD) before it is
   finished, then becomes VOD / static; the time to the first playable
   manifest is printed.
@@ -558,6 +559,27 @@ def test_playable_while_it_is_being_made():
     check('type="static"' in get("/vod/%d/manifest.mpd" % aid).body.decode(), "static MPD at the end")
 
 
+def test_demo_seeds_a_library_once():
+    data = os.path.join(work, "demo-data")
+    p = subprocess.run([BIN, "demo", "--data", data, "--log-level", "warn"], capture_output=True,
+                       text=True, timeout=300)
+    check_eq(p.returncode, 0, "demo exit status (%s)" % p.stderr[-300:])
+    lines = [l.split("\t") for l in p.stdout.splitlines()]
+    check_eq([t for _, t in lines], ["Test card", "Colour bars", "Mandelbrot zoom", "Game of life"], "the clips")
+    sizes = set()
+    for aid, _ in lines:
+        src = os.path.join(data, "sources", aid, "source.mp4")
+        q = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate",
+                            "-of", "csv=p=0", src], capture_output=True, text=True)
+        check_eq(q.returncode, 0, "source %s reads" % aid)
+        check("h264" in q.stdout and "aac" in q.stdout, "H.264 + AAC: %r" % q.stdout)
+        sizes.add(os.path.getsize(src))
+    check_eq(len(sizes), 4, "four different clips")
+    p = subprocess.run([BIN, "demo", "--data", data, "--log-level", "warn"], capture_output=True, text=True)
+    check_eq((p.returncode, p.stdout), (0, ""), "a library with assets is left alone")
+    check("nothing added" in p.stderr, "says so: %r" % p.stderr)
+
+
 def main():
     try:
         make_fixtures()
@@ -579,6 +601,7 @@ def main():
         test_av1_ladder,
         test_bad_inputs_end_as_described_and_the_rest_plays,
         test_playable_while_it_is_being_made,
+        test_demo_seeds_a_library_once,
     ]
     try:
         for t in tests:
