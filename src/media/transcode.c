@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavfilter/buffersink.h>
@@ -41,7 +42,7 @@
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 
-#define TC_QUEUE_CAP 8
+#define TC_QUEUE_CAP 3
 #define TC_SAMPLE_MAX (64u << 20) /* one encoded picture, at most */
 #define TC_AUDIO_RATE 48000
 #define TC_MAX_GAP_S 10 /* a timestamp jump longer than this re-bases instead of filling */
@@ -255,6 +256,26 @@ tc_svt_preset(const char *x264_preset)
     return "10";
 }
 
+/*
+ * Encoder threads for a rung when the job leaves it to us: the machine's
+ * cores shared by the rungs in proportion to their pixels (at least one
+ * each). The rungs already run in parallel, so giving every encoder all the
+ * cores (the encoders' own default) only adds frame threads that hold
+ * pictures in memory and cost efficiency without finishing sooner.
+ */
+static int
+tc_rung_threads(const tc_t *tc, const tc_rung_t *r)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    double total = 0, mine = (double)r->rung->width * r->rung->height;
+    for (unsigned i = 0; i < tc->nrungs; i++)
+        total += (double)tc->rungs[i].rung->width * tc->rungs[i].rung->height;
+    if (cores < 1 || total <= 0)
+        return 0;
+    int n = (int)(cores * mine / total + 0.999);
+    return n < 1 ? 1 : n > 16 ? 16 : n;
+}
+
 static int
 tc_open_rung_encoder(tc_t *tc, tc_rung_t *r, ladder_codec_t codec, char *err, size_t errlen)
 {
@@ -289,7 +310,7 @@ tc_open_rung_encoder(tc_t *tc, tc_rung_t *r, ladder_codec_t codec, char *err, si
     e->rc_buffer_size = (int)(rung->bufsize > INT32_MAX ? INT32_MAX : rung->bufsize);
     e->gop_size = (int)(gop > 0 ? gop : 1);
     e->flags |= AV_CODEC_FLAG_GLOBAL_HEADER | AV_CODEC_FLAG_CLOSED_GOP;
-    e->thread_count = job->threads;
+    e->thread_count = job->threads > 0 ? job->threads : tc_rung_threads(tc, r);
     if (r->hdr) {
         e->color_primaries = tc->vdec->color_primaries;
         e->color_trc = tc->vdec->color_trc;

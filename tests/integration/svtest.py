@@ -11,6 +11,7 @@
   exit status; each test is a function run with exceptions caught.
 """
 
+import glob
 import os
 import re
 import select
@@ -470,6 +471,31 @@ class Server:
                 return True
             time.sleep(0.1)
         return False
+
+
+RECORDINGS = os.path.join(REPO, "build", "test-media")
+
+
+def real_recordings():
+    """The real recordings ORACLES.md names, fetched once into build/test-media/
+    with `apt-get download` (never committed): a sorted list of paths."""
+    os.makedirs(RECORDINGS, exist_ok=True)
+    want = {"python3-imageio": "*/imageio/resources/images/*.mp4",
+            "golang-github-gabriel-vasile-mimetype-dev": "*/mimetype/testdata/*"}
+    files = []
+    for pkg, pattern in want.items():
+        root = os.path.join(RECORDINGS, pkg)
+        if not os.path.isdir(root):
+            debdir = tempfile.mkdtemp(dir=RECORDINGS)
+            subprocess.run(["apt-get", "download", pkg], cwd=debdir, check=True,
+                           capture_output=True, timeout=300)
+            deb = glob.glob(os.path.join(debdir, "*.deb"))[0]
+            subprocess.run(["dpkg-deb", "-x", deb, root + ".tmp"], check=True)
+            os.rename(root + ".tmp", root)
+        files += glob.glob(os.path.join(root, "**", pattern.split("/")[-2], pattern.split("/")[-1]),
+                           recursive=True)
+    media = [f for f in files if f.rsplit(".", 1)[-1] in ("mp4", "mov", "webm", "ogv", "3gp", "flv", "mkv")]
+    return sorted(media)
 
 
 def wait_until(pred, seconds, step=0.05):

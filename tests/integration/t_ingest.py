@@ -10,7 +10,6 @@ every bad input the VoD issue lists ends "failed"
 with a precise reason, and the server goes on serving the other assets.
 """
 
-import glob
 import json
 import os
 import subprocess
@@ -23,7 +22,6 @@ import svtest  # noqa: E402
 from svtest import check, check_eq  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-CACHE = os.path.join(REPO, "build", "test-media")
 BIN = svtest.sv_bin()
 work = tempfile.mkdtemp(prefix="sv-ingest-")
 tap = svtest.Tap()
@@ -207,28 +205,8 @@ def test_queue_only_is_run_by_the_servers_workers():
     check_eq(wait_state(aid)["state"], "ready", "run by the server's worker")
 
 
-def fetch_real_recordings():
-    os.makedirs(CACHE, exist_ok=True)
-    want = {"python3-imageio": "*/imageio/resources/images/*.mp4",
-            "golang-github-gabriel-vasile-mimetype-dev": "*/mimetype/testdata/*"}
-    files = []
-    for pkg, pattern in want.items():
-        root = os.path.join(CACHE, pkg)
-        if not os.path.isdir(root):
-            debdir = tempfile.mkdtemp(dir=CACHE)
-            subprocess.run(["apt-get", "download", pkg], cwd=debdir, check=True,
-                           capture_output=True, timeout=300)
-            deb = glob.glob(os.path.join(debdir, "*.deb"))[0]
-            subprocess.run(["dpkg-deb", "-x", deb, root + ".tmp"], check=True)
-            os.rename(root + ".tmp", root)
-        files += glob.glob(os.path.join(root, "**", pattern.split("/")[-2], pattern.split("/")[-1]),
-                           recursive=True)
-    media = [f for f in files if f.rsplit(".", 1)[-1] in ("mp4", "mov", "webm", "ogv", "3gp", "flv", "mkv")]
-    return sorted(media)
-
-
 def test_real_recordings_in_seven_containers_are_taken():
-    files = fetch_real_recordings()
+    files = svtest.real_recordings()
     names = sorted(os.path.basename(f) for f in files)
     for want in ("cockatoo.mp4", "realshort.mp4", "mp4.mp4", "mov.mov", "webm.webm", "ogg.ogv",
                  "3gp.3gp", "flv.flv", "mkv.mkv"):

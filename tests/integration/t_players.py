@@ -11,11 +11,14 @@ playwright-core (tests/players/play.mjs):
   video rendition (ABR);
 and m3u8-parser / mpd-parser (tests/players/manifests.mjs) read every
 playlist and the MPD: segment counts, durations and I-frame byte ranges
-match the fragment indexes on disk.
+match the fragment indexes on disk. Last, real camera footage (cockatoo.mp4
+from Debian's python3-imageio) goes through the default ladder and plays to
+its end in hls.js and dash.js.
 """
 
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -169,6 +172,38 @@ def test_parsers_agree_with_the_indexes():
             check(abs(seg["duration"] - e[1] / ts) < 1e-5, "DASH %s durations" % r["id"])
 
 
+def test_camera_footage_plays_end_to_end():
+    """cockatoo.mp4 (python3-imageio): hand-held camera, H.264 1280x720 at 20
+    fps with MP3 audio, 14 s. Ingested with the default ladder, checked by
+    ffmpeg and played by hls.js and dash.js to the end."""
+    cockatoo = [f for f in svtest.real_recordings() if f.endswith("/cockatoo.mp4")]
+    check_eq(len(cockatoo), 1, "cockatoo.mp4 fetched from python3-imageio")
+    p = subprocess.run([BIN, "ingest", cockatoo[0], "--data", srv.data, "--log-level", "warn"],
+                       capture_output=True, text=True, timeout=600)
+    check_eq(p.returncode, 0, "ingest (%s)" % p.stderr[-400:])
+    aid = int(p.stdout.split()[-1])
+    text = svtest.request(srv.port, "GET", "/vod/%d/master.m3u8" % aid).body.decode()
+    check("RESOLUTION=1280x720,FRAME-RATE=20.000" in text, "720p at the camera's 20 fps: %s" % text)
+    names = re.findall(r"([a-z0-9_-]+)/index\.m3u8", text)
+    check(len(names) >= 5 and any(n.startswith("audio-") for n in names), "ladder and audio: %r" % names)
+    for name in names:
+        q = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", url("/vod/%d/%s/index.m3u8" % (aid, name)),
+                            "-f", "null", "-"], capture_output=True, text=True, timeout=300)
+        check_eq((q.returncode, q.stderr.strip()), (0, ""), "%s decodes" % name)
+    for player, manifest in (("hls", "master.m3u8"), ("dash", "manifest.mpd")):
+        state["aid"], keep = aid, state["aid"]
+        try:
+            rc, out = play(player, manifest, "--to-end")
+        finally:
+            state["aid"] = keep
+        fatal = [e for e in out["errors"] if e.get("fatal", True)]
+        check_eq((rc, out["ok"], fatal), (0, True, []), "%s plays the camera footage: %s" % (player, out.get("reason")))
+        check(abs(out["currentTime"] - out["duration"]) < 0.6 and out["duration"] > 13, "to the end: %r of %r"
+              % (out["currentTime"], out["duration"]))
+        tap.diag("cockatoo.mp4 in %s: %.2f s, %d frames, renditions %r" % (player, out["currentTime"],
+                 out["codecs"]["decodedFrames"], out["renditions"]))
+
+
 def main():
     tests = [
         test_ingest_the_clip,
@@ -178,6 +213,7 @@ def main():
         test_shaka_plays_hls_to_the_end,
         test_hlsjs_switches_renditions_when_bandwidth_changes,
         test_parsers_agree_with_the_indexes,
+        test_camera_footage_plays_end_to_end,
     ]
     try:
         for t in tests:
