@@ -13,6 +13,7 @@
  */
 #include "test.h"
 #include "tmpdir.h"
+#include "fixture.h"
 
 #include "media/cmaf.c"
 
@@ -23,18 +24,6 @@
 #include <unistd.h>
 
 #include <libavformat/avformat.h>
-
-static const char *dir;
-
-static const char *
-path_of(const char *name)
-{
-    static char p[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
-    return p[k];
-}
 
 /* Reads a whole file (malloc'd, *len set), or NULL. */
 static uint8_t *

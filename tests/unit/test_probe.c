@@ -6,6 +6,7 @@
  */
 #include "test.h"
 #include "tmpdir.h"
+#include "fixture.h"
 
 #include "base/status.h"
 #include "media/probe.h"
@@ -16,30 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *dir;
 static const probe_limits_t limits = {8192, 8192, 0, 20000};
-
-static const char *
-path_of(const char *name)
-{
-    static char p[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
-    return p[k];
-}
-
-/* Runs ffmpeg with args (a format string ending in the output name). */
-static int
-ffmpeg(const char *args)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "cd '%s' && ffmpeg -nostdin -v error -y %s", dir, args);
-    int rc = system(cmd);
-    if (rc != 0)
-        printf("# ffmpeg failed (%d): %s\n", rc, args);
-    return rc;
-}
 
 static int
 probe_name(const char *name, probe_t *p, char *err)
@@ -54,7 +32,8 @@ TEST(av_clip_streams_and_facts)
     CHECK_INT(ffmpeg("-f lavfi -i testsrc2=size=320x240:rate=25:duration=2 "
                      "-f lavfi -i sine=frequency=440:sample_rate=48000:duration=2 "
                      "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -ac 2 "
-                     "-metadata:s:a:0 language=eng av.mp4"), 0);
+                     "-metadata:s:a:0 language=eng av.mp4"),
+              0);
     CHECK_INT(probe_name("av.mp4", &p, err), SV_OK);
     CHECK(strstr(p.container, "mp4") != NULL);
     CHECK(p.duration_ms >= 1900 && p.duration_ms <= 2100);
@@ -80,8 +59,8 @@ TEST(av_clip_streams_and_facts)
     json_t *j = probe_to_json(&p);
     CHECK(j != NULL);
     CHECK_INT(json_array_size(json_object_get(j, "streams")), 2);
-    CHECK_STR(json_string_value(json_object_get(json_array_get(json_object_get(j, "streams"), 0),
-                                                "type")),
+    CHECK_STR(json_string_value(
+                  json_object_get(json_array_get(json_object_get(j, "streams"), 0), "type")),
               "video");
     json_decref(j);
 }
@@ -93,8 +72,10 @@ TEST(audio_only_and_video_only_are_valid)
     CHECK_INT(ffmpeg("-f lavfi -i sine=duration=1 -c:a aac audio.m4a"), 0);
     CHECK_INT(probe_name("audio.m4a", &p, err), SV_OK);
     CHECK_INT(probe_check(&p, &limits, err, sizeof(err)), SV_OK);
-    CHECK_INT(ffmpeg("-f lavfi -i testsrc=duration=1:size=160x120 -c:v libx264 -preset ultrafast "
-                     "video.mp4"), 0);
+    CHECK_INT(
+        ffmpeg("-f lavfi -i testsrc=duration=1:size=160x120 -c:v libx264 -preset ultrafast "
+               "video.mp4"),
+        0);
     CHECK_INT(probe_name("video.mp4", &p, err), SV_OK);
     CHECK_INT(probe_check(&p, &limits, err, sizeof(err)), SV_OK);
 }
@@ -110,7 +91,8 @@ TEST(several_audio_languages_and_a_subtitle_stream)
                      "-f lavfi -i sine=frequency=880:duration=1 -i subs.srt "
                      "-map 0 -map 1 -map 2 -map 3 -c:v libx264 -preset ultrafast -c:a aac "
                      "-c:s mov_text -metadata:s:a:0 language=eng -metadata:s:a:1 language=fra "
-                     "-metadata:s:s:0 language=deu multi.mp4"), 0);
+                     "-metadata:s:s:0 language=deu multi.mp4"),
+              0);
     CHECK_INT(probe_name("multi.mp4", &p, err), SV_OK);
     CHECK_INT(p.nstreams, 4);
     CHECK_STR(p.streams[1].language, "eng");
@@ -124,9 +106,11 @@ TEST(hdr10_hevc_is_recognised)
 {
     probe_t p;
     char err[256] = "";
-    CHECK_INT(ffmpeg("-f lavfi -i testsrc2=duration=1:size=320x180 -c:v libx265 -preset ultrafast "
-                     "-x265-params log-level=error -pix_fmt yuv420p10le -color_primaries bt2020 "
-                     "-color_trc smpte2084 -colorspace bt2020nc -tag:v hvc1 hdr.mp4"), 0);
+    CHECK_INT(
+        ffmpeg("-f lavfi -i testsrc2=duration=1:size=320x180 -c:v libx265 -preset ultrafast "
+               "-x265-params log-level=error -pix_fmt yuv420p10le -color_primaries bt2020 "
+               "-color_trc smpte2084 -colorspace bt2020nc -tag:v hvc1 hdr.mp4"),
+        0);
     CHECK_INT(probe_name("hdr.mp4", &p, err), SV_OK);
     CHECK_STR(p.streams[0].codec, "hevc");
     CHECK_STR(p.streams[0].pix_fmt, "yuv420p10le");
@@ -162,8 +146,10 @@ TEST(truncated_mp4_names_the_missing_moov)
     probe_t p;
     char err[256] = "", cmd[1024];
     /* moov at the end (no faststart), then keep only the first half. */
-    CHECK_INT(ffmpeg("-f lavfi -i testsrc=duration=2:size=160x120 -c:v libx264 -preset ultrafast "
-                     "whole.mp4"), 0);
+    CHECK_INT(
+        ffmpeg("-f lavfi -i testsrc=duration=2:size=160x120 -c:v libx264 -preset ultrafast "
+               "whole.mp4"),
+        0);
     struct stat sb;
     stat(path_of("whole.mp4"), &sb);
     snprintf(cmd, sizeof(cmd), "head -c %lld '%s' > '%s'", (long long)sb.st_size / 2,
@@ -178,8 +164,10 @@ TEST(damaged_moov_is_refused_with_a_reason)
 {
     probe_t p;
     char err[256] = "";
-    CHECK_INT(ffmpeg("-f lavfi -i testsrc=duration=2:size=160x120 -c:v libx264 -preset ultrafast "
-                     "-movflags +faststart damaged.mp4"), 0);
+    CHECK_INT(
+        ffmpeg("-f lavfi -i testsrc=duration=2:size=160x120 -c:v libx264 -preset ultrafast "
+               "-movflags +faststart damaged.mp4"),
+        0);
     /* Overwrite the inside of moov (it starts near the front with faststart). */
     int fd = open(path_of("damaged.mp4"), O_RDWR);
     char junk[400];

@@ -7,6 +7,7 @@
  */
 #include "test.h"
 #include "tmpdir.h"
+#include "fixture.h"
 
 #include "base/buf.h"
 #include "base/status.h"
@@ -17,29 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static const char *dir;
-
-static const char *
-path_of(const char *name)
-{
-    static char p[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
-    return p[k];
-}
-
-static int
-ffmpeg(const char *args)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "cd '%s' && ffmpeg -nostdin -v error -y %s", dir, args);
-    int rc = system(cmd);
-    if (rc != 0)
-        printf("# ffmpeg failed (%d): %s\n", rc, args);
-    return rc;
-}
 
 static void
 write_file(const char *name, const char *data, size_t len)

@@ -10,6 +10,7 @@
  */
 #include "test.h"
 #include "tmpdir.h"
+#include "fixture.h"
 
 #include "base/status.h"
 #include "media/thumbs.h"
@@ -24,29 +25,6 @@
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
-
-static const char *dir;
-
-static const char *
-path_of(const char *name)
-{
-    static char p[8][512];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
-    return p[k];
-}
-
-static int
-ffmpeg(const char *args)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "cd '%s' && ffmpeg -nostdin -v error -y %s", dir, args);
-    int rc = system(cmd);
-    if (rc != 0)
-        printf("# ffmpeg failed (%d): %s\n", rc, args);
-    return rc;
-}
 
 /* Makes out_dir under the test directory; returns its path. */
 static const char *
