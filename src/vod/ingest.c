@@ -442,7 +442,7 @@ ingest_package(jobrunner_ctx_t *ctx, db_t *db, const config_t *cfg, const asset_
                        (json_int_t)res.decode_errors, "renditions", (int)res.nrenditions,
                        "first_playable", res.first_playable_ms / 1000.0, "note",
                        res.note[0] ? res.note : NULL);
-    text = result ? json_dumps(result, JSON_COMPACT) : NULL;
+    text = result ? json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(result);
     if (text == NULL) {
         snprintf(err, errlen, "out of memory");
